@@ -1,0 +1,112 @@
+//! Secrets: the channel `secretKey` of Authorization mode and the HS256 key of Token mode.
+//!
+//! A secret lives in a [`SecretKey`] from the moment it is read until it is dropped. Its `Debug`
+//! and `Display` print `<redacted>`, it has no `Serialize`, and the only way to the bytes is
+//! [`SecretKey::expose`], which the signer and the token module call and nothing else does.
+
+use std::fmt;
+
+/// Longest `secretKey` the CEC accepts (seed 004: "length 43, A-Z a-z 0-9 only").
+pub const MAX_SIGNING_SECRET_LEN: usize = 43;
+/// Shortest HS256 key Token mode accepts (RFC 7518 §3.2: a key of the hash's size or larger).
+pub const MIN_TOKEN_SECRET_LEN: usize = 32;
+
+/// A secret value. Never printed, never logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretKey(String);
+
+/// Why a secret was refused. Carries lengths and rules, never the secret's text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    #[error("is empty")]
+    Empty,
+    #[error("is {len} characters long; the CEC allows at most {MAX_SIGNING_SECRET_LEN}")]
+    TooLong { len: usize },
+    #[error("may hold only ASCII letters and digits (A-Z a-z 0-9)")]
+    NotAlphanumeric,
+    #[error("is {len} bytes long; HS256 needs at least {MIN_TOKEN_SECRET_LEN}")]
+    TooShort { len: usize },
+}
+
+impl SecretKey {
+    /// A channel `secretKey` for auth-v2: 1 to 43 ASCII letters and digits.
+    pub fn signing(text: &str) -> Result<Self, SecretError> {
+        let text = text.trim_end_matches(['\r', '\n']);
+        if text.is_empty() {
+            return Err(SecretError::Empty);
+        }
+        if text.len() > MAX_SIGNING_SECRET_LEN {
+            return Err(SecretError::TooLong { len: text.len() });
+        }
+        if !text.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(SecretError::NotAlphanumeric);
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    /// An HS256 key for Token mode: at least 32 bytes, any content.
+    pub fn token(text: &str) -> Result<Self, SecretError> {
+        let text = text.trim_end_matches(['\r', '\n']);
+        if text.len() < MIN_TOKEN_SECRET_LEN {
+            return Err(SecretError::TooShort { len: text.len() });
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    /// The secret's bytes, for a MAC key. Callers must not log, format or copy them elsewhere.
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl fmt::Display for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signing_secret_rules() {
+        assert!(SecretKey::signing("abcDEF123456").is_ok());
+        assert!(SecretKey::signing(&"a".repeat(43)).is_ok());
+        assert_eq!(SecretKey::signing(""), Err(SecretError::Empty));
+        assert_eq!(
+            SecretKey::signing(&"a".repeat(44)),
+            Err(SecretError::TooLong { len: 44 })
+        );
+        assert_eq!(
+            SecretKey::signing("abc-def"),
+            Err(SecretError::NotAlphanumeric)
+        );
+        assert_eq!(SecretKey::signing("é"), Err(SecretError::NotAlphanumeric));
+        // A file written by `echo` ends with a newline: that is not part of the key.
+        assert_eq!(SecretKey::signing("abc\n").unwrap().expose(), b"abc");
+    }
+
+    #[test]
+    fn token_secret_needs_32_bytes() {
+        assert_eq!(
+            SecretKey::token("short"),
+            Err(SecretError::TooShort { len: 5 })
+        );
+        assert!(SecretKey::token(&"k".repeat(32)).is_ok());
+    }
+
+    #[test]
+    fn never_printed() {
+        let key = SecretKey::signing("abcDEF123456").unwrap();
+        assert_eq!(format!("{key:?}"), "<redacted>");
+        assert_eq!(format!("{key}"), "<redacted>");
+        assert!(!format!("{:?}", Some(&key)).contains("abcDEF"));
+    }
+}
