@@ -22,10 +22,14 @@
 //! swap it. Shutdown is a future passed in; only `main` touches signals.
 
 pub mod config;
+pub mod cors;
+pub mod demo;
+pub mod headers;
+pub mod rewrite;
+pub mod route;
 pub mod secret;
 pub mod sign;
 pub mod token;
-pub mod demo;
 
 use std::future::Future;
 use std::net::SocketAddr;

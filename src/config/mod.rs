@@ -93,7 +93,12 @@ impl<'a> Ctx<'a> {
             + 1
     }
 
-    pub fn err(&self, span: std::ops::Range<usize>, key: impl Into<String>, kind: ConfigErrorKind) -> ConfigError {
+    pub fn err(
+        &self,
+        span: std::ops::Range<usize>,
+        key: impl Into<String>,
+        kind: ConfigErrorKind,
+    ) -> ConfigError {
         ConfigError {
             file: self.file.clone(),
             line: Some(self.line_of(span.start)),
@@ -130,20 +135,35 @@ fn first_line(s: &str) -> &str {
 /// the index of an array-of-tables entry) plus the key written on that line.
 fn key_path_at(text: &str, line: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
-    let here = lines.get(line.saturating_sub(1)).copied().unwrap_or("").trim();
+    let here = lines
+        .get(line.saturating_sub(1))
+        .copied()
+        .unwrap_or("")
+        .trim();
     let key = if here.starts_with('[') {
         ""
     } else {
         here.split('=').next().unwrap_or("").trim()
     };
     let mut header = String::new();
-    for (i, l) in lines.iter().enumerate().take(line.saturating_sub(1) + 1).rev() {
+    for (i, l) in lines
+        .iter()
+        .enumerate()
+        .take(line.saturating_sub(1) + 1)
+        .rev()
+    {
         let l = l.trim();
         if let Some(name) = l.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
             let name = name.trim();
             let index = lines[..i]
                 .iter()
-                .filter(|x| x.trim().strip_prefix("[[").and_then(|r| r.split("]]").next()).map(str::trim) == Some(name))
+                .filter(|x| {
+                    x.trim()
+                        .strip_prefix("[[")
+                        .and_then(|r| r.split("]]").next())
+                        .map(str::trim)
+                        == Some(name)
+                })
                 .count();
             header = format!("{name}[{index}]");
             break;

@@ -7,7 +7,9 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use super::raw::{self, S};
-use super::{ConfigError, ConfigErrorKind as K, Ctx, EnvLookup, parse_duration, parse_size, read_secret};
+use super::{
+    ConfigError, ConfigErrorKind as K, Ctx, EnvLookup, parse_duration, parse_size, read_secret,
+};
 use crate::secret::SecretKey;
 
 /// The whole gateway configuration, validated.
@@ -191,64 +193,114 @@ pub struct TokenConfig {
     pub max_body: usize,
 }
 
-pub const DEFAULT_SIGNING_PATH: &str = "/service-cloud/webclient/chat_client/js/newThirdPartyClient.js";
+pub const DEFAULT_SIGNING_PATH: &str =
+    "/service-cloud/webclient/chat_client/js/newThirdPartyClient.js";
 pub const DEFAULT_VALIDATE_PATH: &str = "/rest/cc-messaging/v1/thirdparty/chatThirdPartyValidate";
 
-pub(super) fn build(raw: raw::RawConfig, ctx: &Ctx<'_>, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
+pub(super) fn build(
+    raw: raw::RawConfig,
+    ctx: &Ctx<'_>,
+    env: EnvLookup<'_>,
+) -> Result<Config, ConfigError> {
     let s = raw.server;
-    let addr = |v: &Option<S<String>>, key: &str, default: Option<&str>| -> Result<Option<SocketAddr>, ConfigError> {
+    let addr = |v: &Option<S<String>>,
+                key: &str,
+                default: Option<&str>|
+     -> Result<Option<SocketAddr>, ConfigError> {
         match v {
-            Some(v) => v
-                .get_ref()
-                .parse()
-                .map(Some)
-                .map_err(|_| ctx.err(v.span(), key, invalid("address", v.get_ref(), "ip:port, e.g. 0.0.0.0:8443"))),
+            Some(v) => v.get_ref().parse().map(Some).map_err(|_| {
+                ctx.err(
+                    v.span(),
+                    key,
+                    invalid("address", v.get_ref(), "ip:port, e.g. 0.0.0.0:8443"),
+                )
+            }),
             None => Ok(default.map(|d| d.parse().expect("default listen addresses are valid"))),
         }
     };
-    let dur = |v: &Option<S<String>>, key: &str, default: Duration| -> Result<Duration, ConfigError> {
-        match v {
-            Some(v) => parse_duration(v.get_ref())
-                .ok_or_else(|| ctx.err(v.span(), key, invalid("duration", v.get_ref(), "e.g. 500ms, 5s, 2m"))),
-            None => Ok(default),
-        }
-    };
+    let dur =
+        |v: &Option<S<String>>, key: &str, default: Duration| -> Result<Duration, ConfigError> {
+            match v {
+                Some(v) => parse_duration(v.get_ref()).ok_or_else(|| {
+                    ctx.err(
+                        v.span(),
+                        key,
+                        invalid("duration", v.get_ref(), "e.g. 500ms, 5s, 2m"),
+                    )
+                }),
+                None => Ok(default),
+            }
+        };
     let size = |v: &Option<S<String>>, key: &str, default: usize| -> Result<usize, ConfigError> {
         match v {
-            Some(v) => parse_size(v.get_ref())
-                .filter(|&n| n > 0)
-                .ok_or_else(|| ctx.err(v.span(), key, invalid("size", v.get_ref(), "e.g. 64KiB, 1MiB"))),
+            Some(v) => parse_size(v.get_ref()).filter(|&n| n > 0).ok_or_else(|| {
+                ctx.err(
+                    v.span(),
+                    key,
+                    invalid("size", v.get_ref(), "e.g. 64KiB, 1MiB"),
+                )
+            }),
             None => Ok(default),
         }
     };
     let mut hostnames = Vec::new();
-    for (i, h) in s.hostnames.clone().unwrap_or_else(|| vec![S::new(0..0, "localhost".into())]).iter().enumerate() {
+    for (i, h) in s
+        .hostnames
+        .clone()
+        .unwrap_or_else(|| vec![S::new(0..0, "localhost".into())])
+        .iter()
+        .enumerate()
+    {
         let name = h.get_ref().trim().to_ascii_lowercase();
         let ok = name.parse::<IpAddr>().is_ok() || is_dns_name(&name);
         if !ok {
-            return Err(ctx.err(h.span(), format!("server.hostnames[{i}]"), invalid("hostname", h.get_ref(), "a DNS name or an IP address")));
+            return Err(ctx.err(
+                h.span(),
+                format!("server.hostnames[{i}]"),
+                invalid("hostname", h.get_ref(), "a DNS name or an IP address"),
+            ));
         }
         hostnames.push(name);
     }
     if hostnames.is_empty() {
-        return Err(ctx.err_nowhere("server.hostnames", K::Missing("at least one hostname is needed")));
+        return Err(ctx.err_nowhere(
+            "server.hostnames",
+            K::Missing("at least one hostname is needed"),
+        ));
     }
     let max_connections = match &s.max_connections {
         Some(v) if *v.get_ref() < 1 => {
-            return Err(ctx.err(v.span(), "server.max_connections", invalid("count", &v.get_ref().to_string(), "a positive number")));
+            return Err(ctx.err(
+                v.span(),
+                "server.max_connections",
+                invalid("count", &v.get_ref().to_string(), "a positive number"),
+            ));
         }
         Some(v) => *v.get_ref() as usize,
         None => 10_000,
     };
     let server = ServerConfig {
-        listen: addr(&s.listen, "server.listen", Some("0.0.0.0:8443"))?.expect("listen has a default"),
+        listen: addr(&s.listen, "server.listen", Some("0.0.0.0:8443"))?
+            .expect("listen has a default"),
         http_listen: addr(&s.http_listen, "server.http_listen", None)?,
         http_redirect: s.http_redirect.unwrap_or(true),
         admin_listen: addr(&s.admin_listen, "server.admin_listen", None)?,
         hostnames,
-        shutdown_grace: dur(&s.shutdown_grace, "server.shutdown_grace", Duration::from_secs(30))?,
-        header_read_timeout: dur(&s.header_read_timeout, "server.header_read_timeout", Duration::from_secs(10))?,
-        tls_handshake_timeout: dur(&s.tls_handshake_timeout, "server.tls_handshake_timeout", Duration::from_secs(10))?,
+        shutdown_grace: dur(
+            &s.shutdown_grace,
+            "server.shutdown_grace",
+            Duration::from_secs(30),
+        )?,
+        header_read_timeout: dur(
+            &s.header_read_timeout,
+            "server.header_read_timeout",
+            Duration::from_secs(10),
+        )?,
+        tls_handshake_timeout: dur(
+            &s.tls_handshake_timeout,
+            "server.tls_handshake_timeout",
+            Duration::from_secs(10),
+        )?,
         max_connections,
     };
 
@@ -258,18 +310,36 @@ pub(super) fn build(raw: raw::RawConfig, ctx: &Ctx<'_>, env: EnvLookup<'_>) -> R
             key: ctx.resolve(t.key.get_ref()),
             self_signed: t.self_signed,
         },
-        None => return Err(ctx.err_nowhere("tls", K::Missing("a [tls] table with cert and key is required"))),
+        None => {
+            return Err(ctx.err_nowhere(
+                "tls",
+                K::Missing("a [tls] table with cert and key is required"),
+            ));
+        }
     };
 
     let mut upstreams = Vec::new();
     for (name, u) in &raw.upstreams {
         let key = |k: &str| format!("upstreams.{name}.{k}");
         let u = u.get_ref();
-        let origin = parse_origin(u.url.get_ref())
-            .ok_or_else(|| ctx.err(u.url.span(), key("url"), invalid("url", u.url.get_ref(), "scheme://host[:port] with http or https and no path")))?;
+        let origin = parse_origin(u.url.get_ref()).ok_or_else(|| {
+            ctx.err(
+                u.url.span(),
+                key("url"),
+                invalid(
+                    "url",
+                    u.url.get_ref(),
+                    "scheme://host[:port] with http or https and no path",
+                ),
+            )
+        })?;
         let pool = match &u.pool_idle_per_host {
             Some(v) if *v.get_ref() < 0 => {
-                return Err(ctx.err(v.span(), key("pool_idle_per_host"), invalid("count", &v.get_ref().to_string(), "zero or more")));
+                return Err(ctx.err(
+                    v.span(),
+                    key("pool_idle_per_host"),
+                    invalid("count", &v.get_ref().to_string(), "zero or more"),
+                ));
             }
             Some(v) => *v.get_ref() as usize,
             None => 64,
@@ -278,10 +348,22 @@ pub(super) fn build(raw: raw::RawConfig, ctx: &Ctx<'_>, env: EnvLookup<'_>) -> R
             name: name.clone(),
             origin,
             ca: u.ca.as_ref().map(|c| ctx.resolve(c.get_ref())),
-            connect_timeout: dur(&u.connect_timeout, &key("connect_timeout"), Duration::from_secs(5))?,
-            response_timeout: dur(&u.response_timeout, &key("response_timeout"), Duration::from_secs(60))?,
+            connect_timeout: dur(
+                &u.connect_timeout,
+                &key("connect_timeout"),
+                Duration::from_secs(5),
+            )?,
+            response_timeout: dur(
+                &u.response_timeout,
+                &key("response_timeout"),
+                Duration::from_secs(60),
+            )?,
             pool_idle_per_host: pool,
-            pool_idle_timeout: dur(&u.pool_idle_timeout, &key("pool_idle_timeout"), Duration::from_secs(90))?,
+            pool_idle_timeout: dur(
+                &u.pool_idle_timeout,
+                &key("pool_idle_timeout"),
+                Duration::from_secs(90),
+            )?,
         });
     }
 
@@ -290,47 +372,100 @@ pub(super) fn build(raw: raw::RawConfig, ctx: &Ctx<'_>, env: EnvLookup<'_>) -> R
         let r = r.get_ref();
         let prefix = r.prefix.get_ref();
         if !prefix.starts_with('/') || !prefix.ends_with('/') || prefix.contains(['?', '#', ' ']) {
-            return Err(ctx.err(r.prefix.span(), format!("routes[{i}].prefix"), invalid("prefix", prefix, "a path that starts and ends with /")));
+            return Err(ctx.err(
+                r.prefix.span(),
+                format!("routes[{i}].prefix"),
+                invalid("prefix", prefix, "a path that starts and ends with /"),
+            ));
         }
         if routes.iter().any(|x| x.prefix == *prefix) {
-            return Err(ctx.err(r.prefix.span(), format!("routes[{i}].prefix"), K::DuplicatePrefix(prefix.clone())));
+            return Err(ctx.err(
+                r.prefix.span(),
+                format!("routes[{i}].prefix"),
+                K::DuplicatePrefix(prefix.clone()),
+            ));
         }
         let upstream = upstreams
             .iter()
             .position(|u| u.name == *r.upstream.get_ref())
-            .ok_or_else(|| ctx.err(r.upstream.span(), format!("routes[{i}].upstream"), K::UnknownUpstream(r.upstream.get_ref().clone())))?;
+            .ok_or_else(|| {
+                ctx.err(
+                    r.upstream.span(),
+                    format!("routes[{i}].upstream"),
+                    K::UnknownUpstream(r.upstream.get_ref().clone()),
+                )
+            })?;
         let host = match r.host.as_ref().map(|h| (h.get_ref().as_str(), h.span())) {
             None | Some(("upstream", _)) => HostMode::Upstream,
             Some(("client", _)) => HostMode::Client,
             Some((other, span)) => {
-                return Err(ctx.err(span, format!("routes[{i}].host"), invalid("host mode", other, "\"upstream\" or \"client\"")));
+                return Err(ctx.err(
+                    span,
+                    format!("routes[{i}].host"),
+                    invalid("host mode", other, "\"upstream\" or \"client\""),
+                ));
             }
         };
-        routes.push(RouteConfig { prefix: prefix.clone(), upstream, strip_prefix: r.strip_prefix, host });
+        routes.push(RouteConfig {
+            prefix: prefix.clone(),
+            upstream,
+            strip_prefix: r.strip_prefix,
+            host,
+        });
     }
 
     let cidrs = |list: &[S<String>], key: &str| -> Result<Vec<IpNet>, ConfigError> {
         list.iter()
             .enumerate()
-            .map(|(i, c)| parse_cidr(c.get_ref()).ok_or_else(|| ctx.err(c.span(), format!("{key}[{i}]"), invalid("CIDR", c.get_ref(), "e.g. 10.0.0.0/8, 127.0.0.1, ::1/128"))))
+            .map(|(i, c)| {
+                parse_cidr(c.get_ref()).ok_or_else(|| {
+                    ctx.err(
+                        c.span(),
+                        format!("{key}[{i}]"),
+                        invalid("CIDR", c.get_ref(), "e.g. 10.0.0.0/8, 127.0.0.1, ::1/128"),
+                    )
+                })
+            })
             .collect()
     };
-    let forwarding = ForwardingConfig { trusted_proxies: cidrs(&raw.forwarding.trusted_proxies, "forwarding.trusted_proxies")? };
+    let forwarding = ForwardingConfig {
+        trusted_proxies: cidrs(
+            &raw.forwarding.trusted_proxies,
+            "forwarding.trusted_proxies",
+        )?,
+    };
 
     let mut allowed_origins = Vec::new();
     for (i, o) in raw.cors.allowed_origins.iter().enumerate() {
-        let origin = parse_origin(o.get_ref())
-            .ok_or_else(|| ctx.err(o.span(), format!("cors.allowed_origins[{i}]"), invalid("origin", o.get_ref(), "scheme://host[:port], no path, e.g. https://www.example.com")))?;
+        let origin = parse_origin(o.get_ref()).ok_or_else(|| {
+            ctx.err(
+                o.span(),
+                format!("cors.allowed_origins[{i}]"),
+                invalid(
+                    "origin",
+                    o.get_ref(),
+                    "scheme://host[:port], no path, e.g. https://www.example.com",
+                ),
+            )
+        })?;
         allowed_origins.push(origin.to_url());
     }
-    let cors = CorsConfig { allowed_origins, max_age: dur(&raw.cors.max_age, "cors.max_age", Duration::from_secs(600))? };
+    let cors = CorsConfig {
+        allowed_origins,
+        max_age: dur(&raw.cors.max_age, "cors.max_age", Duration::from_secs(600))?,
+    };
 
     let signing = match raw.signing {
         None => None,
         Some(sg) => {
             let path = path_key(ctx, &sg.path, "signing.path", DEFAULT_SIGNING_PATH)?;
             let authorization_endpoint = match &sg.authorization_endpoint {
-                Some(_) => Some(path_key(ctx, &sg.authorization_endpoint, "signing.authorization_endpoint", "")?),
+                Some(_) => Some(path_key(
+                    ctx,
+                    &sg.authorization_endpoint,
+                    "signing.authorization_endpoint",
+                    "",
+                )?),
                 None => None,
             };
             let mut channels: Vec<ChannelConfig> = Vec::new();
@@ -339,10 +474,22 @@ pub(super) fn build(raw: raw::RawConfig, ctx: &Ctx<'_>, env: EnvLookup<'_>) -> R
                 let id = c.config_id.get_ref();
                 let key = format!("signing.channels[{i}]");
                 if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                    return Err(ctx.err(c.config_id.span(), format!("{key}.config_id"), invalid("config_id", id, "the channel's digits, e.g. 817854979183314945")));
+                    return Err(ctx.err(
+                        c.config_id.span(),
+                        format!("{key}.config_id"),
+                        invalid(
+                            "config_id",
+                            id,
+                            "the channel's digits, e.g. 817854979183314945",
+                        ),
+                    ));
                 }
                 if channels.iter().any(|x| x.config_id == *id) {
-                    return Err(ctx.err(c.config_id.span(), format!("{key}.config_id"), K::DuplicateChannel(id.clone())));
+                    return Err(ctx.err(
+                        c.config_id.span(),
+                        format!("{key}.config_id"),
+                        K::DuplicateChannel(id.clone()),
+                    ));
                 }
                 let file = c.secret_key_file.as_ref().map(|f| ctx.resolve(f.get_ref()));
                 let (secret, secret_source) = read_secret(
@@ -360,7 +507,12 @@ pub(super) fn build(raw: raw::RawConfig, ctx: &Ctx<'_>, env: EnvLookup<'_>) -> R
                     secret_source,
                 });
             }
-            Some(SigningConfig { path, max_body: size(&sg.max_body, "signing.max_body", 64 << 10)?, authorization_endpoint, channels })
+            Some(SigningConfig {
+                path,
+                max_body: size(&sg.max_body, "signing.max_body", 64 << 10)?,
+                authorization_endpoint,
+                channels,
+            })
         }
     };
 
@@ -368,21 +520,42 @@ pub(super) fn build(raw: raw::RawConfig, ctx: &Ctx<'_>, env: EnvLookup<'_>) -> R
         None => None,
         Some(t) => {
             let file = t.secret_file.as_ref().map(|f| ctx.resolve(f.get_ref()));
-            let (secret, secret_source) = read_secret("[token]", t.secret_env.as_ref().map(|v| v.get_ref().as_str()), file.as_deref(), env, SecretKey::token)
-                .map_err(|k| ctx.err_nowhere("token", k))?;
+            let (secret, secret_source) = read_secret(
+                "[token]",
+                t.secret_env.as_ref().map(|v| v.get_ref().as_str()),
+                file.as_deref(),
+                env,
+                SecretKey::token,
+            )
+            .map_err(|k| ctx.err_nowhere("token", k))?;
             let rate_per_sec = match &t.rate_limit {
-                Some(v) => parse_rate(v.get_ref()).ok_or_else(|| ctx.err(v.span(), "token.rate_limit", invalid("rate", v.get_ref(), "e.g. 20/s or 600/m")))?,
+                Some(v) => parse_rate(v.get_ref()).ok_or_else(|| {
+                    ctx.err(
+                        v.span(),
+                        "token.rate_limit",
+                        invalid("rate", v.get_ref(), "e.g. 20/s or 600/m"),
+                    )
+                })?,
                 None => 20.0,
             };
             let rate_burst = match &t.rate_burst {
                 Some(v) if *v.get_ref() < 1 || *v.get_ref() > 1_000_000 => {
-                    return Err(ctx.err(v.span(), "token.rate_burst", invalid("count", &v.get_ref().to_string(), "1 to 1000000")));
+                    return Err(ctx.err(
+                        v.span(),
+                        "token.rate_burst",
+                        invalid("count", &v.get_ref().to_string(), "1 to 1000000"),
+                    ));
                 }
                 Some(v) => *v.get_ref() as u32,
                 None => 40,
             };
             Some(TokenConfig {
-                validate_path: path_key(ctx, &t.validate_path, "token.validate_path", DEFAULT_VALIDATE_PATH)?,
+                validate_path: path_key(
+                    ctx,
+                    &t.validate_path,
+                    "token.validate_path",
+                    DEFAULT_VALIDATE_PATH,
+                )?,
                 secret,
                 secret_source,
                 ttl: dur(&t.ttl, "token.ttl", Duration::from_secs(600))?,
@@ -396,21 +569,46 @@ pub(super) fn build(raw: raw::RawConfig, ctx: &Ctx<'_>, env: EnvLookup<'_>) -> R
         }
     };
 
-    Ok(Config { server, tls, upstreams, routes, forwarding, cookies: CookiesConfig { rewrite_domain: raw.cookies.rewrite_domain }, cors, signing, token })
+    Ok(Config {
+        server,
+        tls,
+        upstreams,
+        routes,
+        forwarding,
+        cookies: CookiesConfig {
+            rewrite_domain: raw.cookies.rewrite_domain,
+        },
+        cors,
+        signing,
+        token,
+    })
 }
 
 fn invalid(what: &'static str, value: &str, expected: &'static str) -> K {
-    K::Invalid { what, value: value.to_owned(), expected }
+    K::Invalid {
+        what,
+        value: value.to_owned(),
+        expected,
+    }
 }
 
-fn path_key(ctx: &Ctx<'_>, v: &Option<S<String>>, key: &str, default: &str) -> Result<String, ConfigError> {
+fn path_key(
+    ctx: &Ctx<'_>,
+    v: &Option<S<String>>,
+    key: &str,
+    default: &str,
+) -> Result<String, ConfigError> {
     match v {
         Some(v) => {
             let p = v.get_ref();
             if p.starts_with('/') && !p.contains(['?', '#', ' ']) {
                 Ok(p.clone())
             } else {
-                Err(ctx.err(v.span(), key, invalid("path", p, "an absolute path without query, e.g. /a/b")))
+                Err(ctx.err(
+                    v.span(),
+                    key,
+                    invalid("path", p, "an absolute path without query, e.g. /a/b"),
+                ))
             }
         }
         None => Ok(default.to_owned()),
@@ -432,7 +630,11 @@ pub fn parse_origin(s: &str) -> Option<Origin> {
     if auth.as_str().contains('@') {
         return None;
     }
-    let host = auth.host().trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+    let host = auth
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
     if host.is_empty() {
         return None;
     }
@@ -446,13 +648,19 @@ pub fn parse_origin(s: &str) -> Option<Origin> {
 /// A CIDR, or a bare address meaning just that address.
 pub fn parse_cidr(s: &str) -> Option<IpNet> {
     let s = s.trim();
-    s.parse::<IpNet>().ok().or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from))
+    s.parse::<IpNet>()
+        .ok()
+        .or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from))
 }
 
 /// `20/s`, `600/m`, `3600/h` → per second.
 fn parse_rate(s: &str) -> Option<f64> {
     let (n, per) = s.trim().split_once('/')?;
-    let n: f64 = n.trim().parse().ok().filter(|n: &f64| n.is_finite() && *n > 0.0)?;
+    let n: f64 = n
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n: &f64| n.is_finite() && *n > 0.0)?;
     let secs = match per.trim() {
         "s" => 1.0,
         "m" => 60.0,
@@ -466,6 +674,10 @@ fn is_dns_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 253
         && s.split('.').all(|l| {
-            !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-') && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
 }

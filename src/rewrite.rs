@@ -1,0 +1,197 @@
+//! Browser-facing response rewrites: a `Set-Cookie` scoped to the upstream's domain becomes
+//! host-only (so `ccmessaging-token` lands on the enterprise's domain), and a `Location` or
+//! `Content-Location` that points at the upstream's origin points at the gateway instead.
+
+use std::borrow::Cow;
+
+use crate::config::Origin;
+
+/// The Set-Cookie value without its `Domain` attribute when that domain is `upstream_host` or
+/// a parent of it (`Domain=.besclouds.com` for `servicestage.besclouds.com`); `None` when the
+/// cookie is left alone. Every other attribute is kept as written.
+pub fn set_cookie_without_upstream_domain(value: &str, upstream_host: &str) -> Option<String> {
+    let mut parts = value.split(';');
+    let first = parts.next()?;
+    let mut removed = false;
+    let mut out = String::with_capacity(value.len());
+    out.push_str(first);
+    for attr in parts {
+        let trimmed = attr.trim();
+        let is_upstream_domain = trimmed
+            .split_once('=')
+            .filter(|(k, _)| k.trim().eq_ignore_ascii_case("domain"))
+            .is_some_and(|(_, v)| domain_covers(v.trim(), upstream_host));
+        if is_upstream_domain {
+            removed = true;
+        } else {
+            out.push(';');
+            out.push_str(attr);
+        }
+    }
+    removed.then_some(out)
+}
+
+/// Whether a cookie `Domain` attribute value matches `host` or one of its parent domains.
+fn domain_covers(domain: &str, host: &str) -> bool {
+    let domain = domain.trim_start_matches('.');
+    if domain.is_empty() {
+        return false;
+    }
+    if domain.eq_ignore_ascii_case(host) {
+        return true;
+    }
+    // An IP address has no parent domains.
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return false;
+    }
+    host.len() > domain.len()
+        && host[host.len() - domain.len()..].eq_ignore_ascii_case(domain)
+        && host.as_bytes()[host.len() - domain.len() - 1] == b'.'
+        && domain.contains('.')
+}
+
+/// Where the gateway is, for a response to one request.
+pub struct PublicOrigin<'a> {
+    /// `https://chat.example.com` (scheme and authority the client used).
+    pub origin: &'a str,
+    /// With `strip_prefix`, the route prefix to put back (`/demo/`); else `None`.
+    pub restore_prefix: Option<&'a str>,
+}
+
+/// A `Location` value rewritten to the gateway's public origin when it points at `upstream`
+/// (absolute URL with the upstream's scheme, host and port). With a stripped prefix, the
+/// prefix is put back, also on absolute paths (`/x` → `/demo/x`). `None`: leave it.
+pub fn location(value: &str, upstream: &Origin, public: &PublicOrigin<'_>) -> Option<String> {
+    if value.starts_with('/') && !value.starts_with("//") {
+        let prefix = public.restore_prefix?;
+        return Some(join_prefix(prefix, value).into_owned());
+    }
+    let uri: http::Uri = value.parse().ok()?;
+    let origin = crate::config::parse_origin(&format!(
+        "{}://{}",
+        uri.scheme_str()?,
+        uri.authority()?.as_str()
+    ))?;
+    if origin != *upstream {
+        return None;
+    }
+    let rest = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let path = match public.restore_prefix {
+        Some(prefix) => join_prefix(prefix, rest),
+        None => Cow::Borrowed(rest),
+    };
+    // Keep a fragment if the upstream sent one (http::Uri drops it).
+    let fragment = value.split_once('#').map(|(_, f)| f);
+    let mut out = format!("{}{}", public.origin, path);
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    Some(out)
+}
+
+fn join_prefix<'a>(prefix: &str, path: &'a str) -> Cow<'a, str> {
+    // prefix ends with '/', path starts with '/'.
+    Cow::Owned(format!("{}{}", &prefix[..prefix.len() - 1], path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Scheme;
+
+    #[test]
+    fn set_cookie_table() {
+        let host = "servicestage.besclouds.com";
+        let cases = [
+            (
+                "ccmessaging-token=abc; Domain=servicestage.besclouds.com; Path=/; Secure; HttpOnly; SameSite=None",
+                Some("ccmessaging-token=abc; Path=/; Secure; HttpOnly; SameSite=None"),
+            ),
+            ("t=1; domain=.besclouds.com; Path=/", Some("t=1; Path=/")),
+            ("t=1;Domain=SERVICESTAGE.BESCLOUDS.COM", Some("t=1")),
+            // Not the upstream's domain: untouched.
+            ("t=1; Domain=example.com; Path=/", None),
+            ("t=1; Domain=stage.besclouds.com", None),
+            ("t=1; Domain=xbesclouds.com", None),
+            // A bare TLD is never treated as a parent.
+            ("t=1; Domain=com", None),
+            ("t=1; Path=/; HttpOnly", None),
+            // The value may contain '=' and the name 'domain'.
+            (
+                "domain=x=y; Domain=besclouds.com; Max-Age=60",
+                Some("domain=x=y; Max-Age=60"),
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(
+                set_cookie_without_upstream_domain(input, host).as_deref(),
+                want,
+                "{input}"
+            );
+        }
+    }
+
+    #[test]
+    fn set_cookie_ip_upstream() {
+        assert_eq!(
+            set_cookie_without_upstream_domain("a=1; Domain=10.1.2.3; Secure", "10.1.2.3")
+                .as_deref(),
+            Some("a=1; Secure")
+        );
+        assert_eq!(
+            set_cookie_without_upstream_domain("a=1; Domain=1.2.3", "10.1.2.3"),
+            None
+        );
+    }
+
+    #[test]
+    fn location_table() {
+        let up = Origin {
+            scheme: Scheme::Https,
+            host: "cec.example.net".into(),
+            port: 443,
+        };
+        let plain = PublicOrigin {
+            origin: "https://chat.example.com",
+            restore_prefix: None,
+        };
+        let demo = PublicOrigin {
+            origin: "https://chat.example.com",
+            restore_prefix: Some("/demo/"),
+        };
+        let cases = [
+            (
+                "https://cec.example.net/service-cloud/x?a=1",
+                &plain,
+                Some("https://chat.example.com/service-cloud/x?a=1"),
+            ),
+            (
+                "https://CEC.example.net:443/a#frag",
+                &plain,
+                Some("https://chat.example.com/a#frag"),
+            ),
+            (
+                "https://cec.example.net",
+                &plain,
+                Some("https://chat.example.com/"),
+            ),
+            (
+                "https://cec.example.net/x",
+                &demo,
+                Some("https://chat.example.com/demo/x"),
+            ),
+            ("/x/y", &demo, Some("/demo/x/y")),
+            ("/x/y", &plain, None),
+            // Another origin, or another port or scheme of the same host: left alone.
+            ("https://other.example.org/x", &plain, None),
+            ("https://cec.example.net:8443/x", &plain, None),
+            ("http://cec.example.net/x", &plain, None),
+            ("//cec.example.net/x", &plain, None),
+            ("relative/path", &plain, None),
+        ];
+        for (input, public, want) in cases {
+            assert_eq!(location(input, &up, public).as_deref(), want, "{input}");
+        }
+    }
+}
