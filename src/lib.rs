@@ -21,67 +21,25 @@
 //! immutably by every connection; there are no globals, so a reload can build a new one and
 //! swap it. Shutdown is a future passed in; only `main` touches signals.
 
+pub mod admin;
+pub mod body;
 pub mod config;
 pub mod cors;
+pub mod endpoints;
+pub mod error;
+pub mod forward;
 pub mod demo;
 pub mod headers;
+pub mod listen;
+pub mod metrics;
 pub mod rewrite;
 pub mod route;
+pub mod tls;
+pub mod upgrade;
+pub mod upstream;
 pub mod secret;
+pub mod server;
 pub mod sign;
 pub mod token;
 
-use std::future::Future;
-use std::net::SocketAddr;
-
-use tokio::net::TcpListener;
-
-use crate::config::{Config, ServerConfig};
-
-/// Why the gateway could not start or stopped with an error.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-/// The gateway's sockets, bound before `run` so that callers (tests, `demo`) know the
-/// addresses, and so that a bind failure is reported before anything else starts.
-pub struct Listeners {
-    pub https: TcpListener,
-    pub http: Option<TcpListener>,
-    pub admin: Option<TcpListener>,
-}
-
-impl Listeners {
-    /// Binds `server.listen`, and `http_listen` / `admin_listen` when set.
-    pub async fn bind(server: &ServerConfig) -> Result<Self, RunError> {
-        let _ = server;
-        todo!("bind listeners")
-    }
-
-    pub fn https_addr(&self) -> SocketAddr {
-        todo!()
-    }
-    pub fn http_addr(&self) -> Option<SocketAddr> {
-        todo!()
-    }
-    pub fn admin_addr(&self) -> Option<SocketAddr> {
-        todo!()
-    }
-}
-
-/// Serves `config` on `listeners` until `shutdown` completes, then drains in-flight requests
-/// for `server.shutdown_grace` and returns.
-pub async fn run(
-    config: Config,
-    listeners: Listeners,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), RunError> {
-    let _ = (config, listeners, shutdown);
-    todo!("serve")
-}
+pub use server::{Listeners, RunError, run};

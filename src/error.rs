@@ -1,0 +1,88 @@
+//! `ProxyError`: everything that can go wrong with one proxied request, and the one exhaustive
+//! map from an error to a status and a short JSON body. Status by who failed: the client → 4xx,
+//! the upstream → 502 (connect, TLS, protocol) or 504 (timeout), the gateway itself → 500.
+
+use bytes::Bytes;
+use http::StatusCode;
+
+use crate::sign::Refusal;
+
+/// Why a proxied request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("no route for this path")]
+    NoRoute,
+    #[error("could not connect to the upstream")]
+    UpstreamConnect(#[source] hyper_util::client::legacy::Error),
+    #[error("TLS with the upstream failed")]
+    UpstreamTls(#[source] hyper_util::client::legacy::Error),
+    #[error("the upstream broke the HTTP protocol or closed the connection")]
+    UpstreamProtocol(#[source] hyper_util::client::legacy::Error),
+    #[error("the upstream did not accept the connection in time")]
+    UpstreamConnectTimeout(#[source] hyper_util::client::legacy::Error),
+    #[error("the upstream did not answer in time")]
+    UpstreamTimeout,
+    #[error("the request body could not be read")]
+    ClientBody(#[source] hyper::Error),
+    #[error("the request body did not arrive in time")]
+    ClientBodyTimeout,
+    #[error("{0}")]
+    Signing(#[source] Refusal),
+    #[error("the upstream refused the protocol upgrade")]
+    UpgradeRefused,
+}
+
+impl ProxyError {
+    /// The status for this error. Exhaustive on purpose: a new variant must choose.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ProxyError::NoRoute => StatusCode::NOT_FOUND,
+            ProxyError::UpstreamConnect(_) | ProxyError::UpstreamTls(_) | ProxyError::UpstreamProtocol(_) => StatusCode::BAD_GATEWAY,
+            ProxyError::UpstreamConnectTimeout(_) | ProxyError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::ClientBody(_) => StatusCode::BAD_REQUEST,
+            ProxyError::ClientBodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            ProxyError::Signing(r) => r.status(),
+            ProxyError::UpgradeRefused => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    /// The `kind` label of the upstream error counter, for upstream failures.
+    pub fn upstream_kind(&self) -> Option<usize> {
+        match self {
+            ProxyError::UpstreamConnect(_) => Some(0),
+            ProxyError::UpstreamTls(_) => Some(1),
+            ProxyError::UpstreamConnectTimeout(_) | ProxyError::UpstreamTimeout => Some(2),
+            ProxyError::UpstreamProtocol(_) | ProxyError::UpgradeRefused => Some(3),
+            ProxyError::NoRoute | ProxyError::ClientBody(_) | ProxyError::ClientBodyTimeout | ProxyError::Signing(_) => None,
+        }
+    }
+
+    /// Classifies a failure of the pooled client by walking its sources.
+    pub fn from_client(e: hyper_util::client::legacy::Error) -> Self {
+        let mut timed_out = false;
+        let mut tls = false;
+        let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&e);
+        while let Some(s) = source {
+            if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                timed_out |= io.kind() == std::io::ErrorKind::TimedOut;
+                tls |= io.get_ref().is_some_and(|inner| inner.is::<rustls::Error>());
+            }
+            tls |= s.is::<rustls::Error>();
+            source = s.source();
+        }
+        if timed_out && e.is_connect() {
+            ProxyError::UpstreamConnectTimeout(e)
+        } else if tls {
+            ProxyError::UpstreamTls(e)
+        } else if e.is_connect() {
+            ProxyError::UpstreamConnect(e)
+        } else {
+            ProxyError::UpstreamProtocol(e)
+        }
+    }
+}
+
+/// `{"error": "...", "request_id": "..."}`.
+pub fn json_body(message: &str, request_id: &str) -> Bytes {
+    Bytes::from(serde_json::json!({ "error": message, "request_id": request_id }).to_string())
+}

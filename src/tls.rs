@@ -1,0 +1,149 @@
+//! TLS for the public listener: loading the PEM pair, generating a self-signed one for
+//! `server.hostnames` on first start (rcgen; key file mode 0600), and the rustls server
+//! configuration (ALPN `h2` and `http/1.1`, session resumption by cache and tickets).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::ServerConfig;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::config::TlsConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read certificate {path}: {source}")]
+    Cert {
+        path: PathBuf,
+        #[source]
+        source: rustls_pki_types::pem::Error,
+    },
+    #[error("certificate file {0} holds no certificate")]
+    NoCert(PathBuf),
+    #[error("cannot read private key {path}: {source}")]
+    Key {
+        path: PathBuf,
+        #[source]
+        source: rustls_pki_types::pem::Error,
+    },
+    #[error("{missing} is missing but {present} exists: restore it, or remove both to let self_signed generate a new pair")]
+    HalfPair { missing: PathBuf, present: PathBuf },
+    #[error("cannot generate a self-signed certificate: {0}")]
+    Generate(#[source] rcgen::Error),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("certificate and key do not fit together, or are unsupported: {0}")]
+    Rustls(#[source] rustls::Error),
+}
+
+/// What `ensure_pair` did, for the start-up log.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PairOrigin {
+    Existing,
+    Generated,
+}
+
+/// With `self_signed`, generates a pair for `hostnames` when both files are missing.
+pub fn ensure_pair(tls: &TlsConfig, hostnames: &[String]) -> Result<PairOrigin, TlsError> {
+    let (cert, key) = (tls.cert.exists(), tls.key.exists());
+    match (cert, key) {
+        (true, true) => return Ok(PairOrigin::Existing),
+        (true, false) if tls.self_signed => {
+            return Err(TlsError::HalfPair { missing: tls.key.clone(), present: tls.cert.clone() });
+        }
+        (false, true) if tls.self_signed => {
+            return Err(TlsError::HalfPair { missing: tls.cert.clone(), present: tls.key.clone() });
+        }
+        (false, false) if tls.self_signed => {}
+        // Not self-signed: loading reports the missing file.
+        _ => return Ok(PairOrigin::Existing),
+    }
+    let generated = rcgen::generate_simple_self_signed(hostnames.to_vec()).map_err(TlsError::Generate)?;
+    write_file(&tls.cert, generated.cert.pem().as_bytes(), 0o644)?;
+    write_file(&tls.key, generated.signing_key.serialize_pem().as_bytes(), 0o600)?;
+    Ok(PairOrigin::Generated)
+}
+
+/// Writes `bytes` to a new file with `mode`, creating parent directories.
+pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), TlsError> {
+    let err = |source| TlsError::Write { path: path.to_path_buf(), source };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+    let mut f = options.open(path).map_err(err)?;
+    f.write_all(bytes).map_err(err)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Reads every certificate of a PEM file.
+pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|source| TlsError::Cert { path: path.to_path_buf(), source })?;
+    if certs.is_empty() {
+        return Err(TlsError::NoCert(path.to_path_buf()));
+    }
+    Ok(certs)
+}
+
+/// The rustls server configuration for the public listener.
+pub fn server_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>, TlsError> {
+    let certs = load_certs(&tls.cert)?;
+    let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|source| TlsError::Key { path: tls.key.clone(), source })?;
+    server_config_from(certs, key)
+}
+
+/// The rustls server configuration for a certificate chain and key already in memory.
+pub fn server_config_from(certs: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> Result<Arc<ServerConfig>, TlsError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(TlsError::Rustls)?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(TlsError::Rustls)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.session_storage = rustls::server::ServerSessionMemoryCache::new(16 * 1024);
+    config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(TlsError::Rustls)?;
+    Ok(Arc::new(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generates_a_pair_with_a_private_key_file() {
+        let dir = std::env::temp_dir().join(format!("cec-gw-tls-{}", std::process::id()));
+        let tls = TlsConfig { cert: dir.join("gw.crt"), key: dir.join("gw.key"), self_signed: true };
+        let hosts = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+        assert_eq!(ensure_pair(&tls, &hosts).unwrap(), PairOrigin::Generated);
+        assert_eq!(ensure_pair(&tls, &hosts).unwrap(), PairOrigin::Existing);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&tls.key).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        let config = server_config(&tls).unwrap();
+        assert_eq!(config.alpn_protocols, vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
+        std::fs::remove_file(&tls.key).unwrap();
+        assert!(matches!(ensure_pair(&tls, &hosts), Err(TlsError::HalfPair { .. })));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

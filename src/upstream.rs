@@ -1,0 +1,107 @@
+//! Upstreams: one pooled hyper-util client per configured upstream, built once and shared by
+//! every request. HTTPS is verified against the webpki roots plus the upstream's optional `ca`;
+//! SNI is the upstream's host. HTTP/1.1 to the upstream (like nginx), which also carries
+//! WebSocket upgrades.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderValue;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use prometheus_client::metrics::counter::Counter;
+
+use crate::body::ProxyBody;
+use crate::config::{Origin, Scheme, UpstreamConfig};
+use crate::metrics::Metrics;
+use crate::tls::{TlsError, load_certs};
+
+pub type HttpClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("upstreams.{name}.ca: {source}")]
+    Ca {
+        name: String,
+        #[source]
+        source: TlsError,
+    },
+    #[error("upstreams.{name}.ca: {path}: {source}")]
+    BadCa {
+        name: String,
+        path: PathBuf,
+        #[source]
+        source: rustls::Error,
+    },
+    #[error("upstreams.{name}: TLS set-up failed: {source}")]
+    Tls {
+        name: String,
+        #[source]
+        source: rustls::Error,
+    },
+}
+
+/// One upstream, ready for requests.
+pub struct Upstream {
+    pub name: String,
+    pub origin: Origin,
+    /// `Host:` value for requests with `host = "upstream"`.
+    pub authority: HeaderValue,
+    pub uri_scheme: http::uri::Scheme,
+    pub client: HttpClient,
+    pub response_timeout: Duration,
+    /// Error counters in the order of `metrics::UPSTREAM_ERROR_KINDS`.
+    pub errors: [Counter; 4],
+}
+
+impl Upstream {
+    pub fn new(cfg: &UpstreamConfig, metrics: &Metrics) -> Result<Self, UpstreamError> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        if let Some(path) = &cfg.ca {
+            let certs = load_certs(path).map_err(|source| UpstreamError::Ca { name: cfg.name.clone(), source })?;
+            for cert in certs {
+                roots.add(cert).map_err(|source| UpstreamError::BadCa { name: cfg.name.clone(), path: path.clone(), source })?;
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|source| UpstreamError::Tls { name: cfg.name.clone(), source })?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(cfg.connect_timeout));
+        http.set_nodelay(true);
+        http.set_keepalive(Some(Duration::from_secs(60)));
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(cfg.pool_idle_timeout)
+            .pool_max_idle_per_host(cfg.pool_idle_per_host)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .build(connector);
+        let authority = HeaderValue::from_str(&cfg.origin.authority()).expect("a parsed origin is a valid Host value");
+        Ok(Self {
+            name: cfg.name.clone(),
+            origin: cfg.origin.clone(),
+            authority,
+            uri_scheme: match cfg.origin.scheme {
+                Scheme::Http => http::uri::Scheme::HTTP,
+                Scheme::Https => http::uri::Scheme::HTTPS,
+            },
+            client,
+            response_timeout: cfg.response_timeout,
+            errors: metrics.upstream_errors(&cfg.name),
+        })
+    }
+}
