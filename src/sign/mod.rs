@@ -1,4 +1,4 @@
-//! Authorization mode: the auth-v2 signer. Pure, no I/O.
+//! Authorization mode: the auth-v2 signer and the body injection around it. Pure, no I/O.
 //!
 //! The algorithm is the one pinned in `cec-integration.md` (seed 004, section 2.5.1):
 //!
@@ -11,10 +11,20 @@
 //! authorization    = authStringPrefix + "/" + signature
 //! ```
 //!
-//! - `mod.rs` (here): [`sign`], [`normalize`], [`timestamp`] — the algorithm itself.
+//! - `mod.rs` (here): [`sign`], [`normalize`], [`timestamp`] — the algorithm itself;
+//! - `body.rs`: [`ClientBody`], the client's JSON body, parsed keeping every member's raw text,
+//!   and the rewrite that drops `secretKey` and appends `thirdPartAuthorization`;
+//! - `policy.rs`: the decision the proxy and the compatibility endpoint share ([`sign_body`],
+//!   [`authorize`]) and its [`Refusal`]s.
 //!
 //! The secret enters only as a [`SecretKey`] and leaves only as a MAC; neither it nor the derived
 //! signingKey is stored in [`Signed`] or printed anywhere.
+
+mod body;
+mod policy;
+
+pub use body::{AUTHORIZATION, BodyError, ClientBody, SECRET_KEY};
+pub use policy::{Refusal, SignedBody, authorize, sign_body};
 
 use std::time::{Duration, SystemTime};
 
