@@ -15,15 +15,18 @@
 //! - `body.rs`: [`ClientBody`], the client's JSON body, parsed keeping every member's raw text,
 //!   and the rewrite that drops `secretKey` and appends `thirdPartAuthorization`;
 //! - `policy.rs`: the decision the proxy and the compatibility endpoint share ([`sign_body`],
-//!   [`authorize`]) and its [`Refusal`]s.
+//!   [`authorize`]) and its [`Refusal`]s;
+//! - `explain.rs`: [`explain()`], the human-readable trace for `cec-gateway sign --explain`.
 //!
 //! The secret enters only as a [`SecretKey`] and leaves only as a MAC; neither it nor the derived
 //! signingKey is stored in [`Signed`] or printed anywhere.
 
 mod body;
+mod explain;
 mod policy;
 
 pub use body::{AUTHORIZATION, BodyError, ClientBody, SECRET_KEY};
+pub use explain::explain;
 pub use policy::{Refusal, SignedBody, authorize, sign_body};
 
 use std::time::{Duration, SystemTime};
