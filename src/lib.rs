@@ -23,6 +23,7 @@
 
 pub mod admin;
 pub mod body;
+pub mod check;
 pub mod config;
 pub mod cors;
 pub mod endpoints;

@@ -1,1 +1,166 @@
-fn main() {}
+//! The `cec-gateway` command: parse the command line, load the configuration, set up logging,
+//! bind, run until SIGTERM or ctrl-c, and turn the outcome into an exit code.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use cec_gateway::config::Config;
+
+#[derive(Parser)]
+#[command(name = "cec-gateway", version, about = "Edge gateway for Huawei Cloud CEC web chat")]
+struct Cli {
+    /// Configuration file; relative paths in it resolve against its directory.
+    #[arg(long, global = true, default_value = "./config.toml")]
+    config: PathBuf,
+    /// Log format: human-readable lines or one JSON object per line.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (the default).
+    Serve,
+    /// Validate the configuration, print a summary, exit 0 (valid) or 1.
+    Check,
+    /// Print the thirdPartAuthorization for a user, as the gateway would sign it.
+    Sign {
+        #[arg(long)]
+        channel: String,
+        #[arg(long)]
+        user_id: String,
+        #[arg(long)]
+        user_name: String,
+        #[arg(long)]
+        tenant: String,
+        /// yyyy-MM-ddTHH:mm:ss.SSSZ (UTC); default now.
+        #[arg(long)]
+        timestamp: Option<String>,
+        /// Also print the payload, authStringPrefix and canonical request.
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Mint a Token-mode token (JWT, HS256) for a user.
+    Token {
+        #[arg(long)]
+        user_id: String,
+        #[arg(long)]
+        user_name: String,
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Run the whole flow locally: gateway + mock CEC + sample page, no CEC account needed.
+    Demo {
+        /// Where the gateway listens.
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: std::net::SocketAddr,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cec-gateway: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli_main(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("cec-gateway: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn cli_main(cli: Cli) -> Result<(), String> {
+    let file = cli.config.display().to_string();
+    let load = || Config::load(&cli.config).map_err(|e| e.to_string());
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let config = load()?;
+            let listeners = cec_gateway::Listeners::bind(&config.server).await.map_err(|e| e.to_string())?;
+            cec_gateway::run(config, listeners, shutdown_signal()).await.map_err(|e| e.to_string())
+        }
+        Command::Check => {
+            let config = load()?;
+            print!("{}", cec_gateway::check::summary(&config, &file));
+            Ok(())
+        }
+        Command::Sign { channel, user_id, user_name, tenant, timestamp, explain } => {
+            let config = load()?;
+            let signing = config.signing.as_ref().ok_or(format!("{file}: no [signing] section"))?;
+            let ch = signing.channel(&channel).ok_or(format!("{file}: no signing channel with config_id {channel:?}"))?;
+            let ts = timestamp.unwrap_or_else(|| cec_gateway::sign::timestamp(std::time::SystemTime::now()));
+            let fields = cec_gateway::sign::Fields {
+                third_user_name: &user_name,
+                third_user_id: &user_id,
+                tenant_space_id: &tenant,
+                channel_config_id: &channel,
+            };
+            let signed = cec_gateway::sign::sign("POST", &signing.path, &fields, &ch.secret, &ts);
+            if explain {
+                print!("{}", cec_gateway::sign::explain(&signed));
+            } else {
+                println!("{}", signed.authorization);
+            }
+            Ok(())
+        }
+        Command::Token { user_id, user_name, tenant } => {
+            let config = load()?;
+            let token = cec_gateway::token::cli_mint(&config, &user_id, &user_name, &tenant).map_err(|e| format!("{file}: {e}"))?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Demo { listen } => cec_gateway::demo::cli(listen, shutdown_signal()).await.map_err(|e| e.to_string()),
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+/// Completes on SIGTERM or ctrl-c (SIGINT).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("ctrl-c: shutting down"),
+        _ = term => tracing::info!("SIGTERM: shutting down"),
+    }
+}

@@ -1,0 +1,93 @@
+//! `cec-gateway check`: a one-screen summary of a validated configuration, like `nginx -t`.
+//! Secrets are never shown, only where they come from.
+
+use std::fmt::Write;
+
+use crate::config::{Config, HostMode};
+
+pub fn summary(config: &Config, file: &str) -> String {
+    let mut out = String::new();
+    let s = &config.server;
+    let _ = writeln!(out, "configuration {file} is valid");
+    let _ = writeln!(out, "listeners:");
+    let _ = writeln!(out, "  https  {}  (HTTP/1.1 + HTTP/2, max {} connections)", s.listen, s.max_connections);
+    if let Some(a) = s.http_listen {
+        let what = if s.http_redirect { "308 redirect to https" } else { "proxy over plain HTTP" };
+        let _ = writeln!(out, "  http   {a}  ({what})");
+    }
+    if let Some(a) = s.admin_listen {
+        let _ = writeln!(out, "  admin  {a}  (/healthz /readyz /metrics{})", if config.token.is_some() { " /tokens" } else { "" });
+    }
+    let _ = writeln!(out, "  hostnames {}", s.hostnames.join(", "));
+    let _ = writeln!(
+        out,
+        "tls: cert {}  key {}{}",
+        config.tls.cert.display(),
+        config.tls.key.display(),
+        if config.tls.self_signed { "  (self-signed when missing)" } else { "" }
+    );
+    let _ = writeln!(out, "upstreams:");
+    for u in &config.upstreams {
+        let ca = u.ca.as_ref().map(|c| format!("  ca {}", c.display())).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {:<10} {}{}  (connect {:?}, response {:?}, idle pool {})",
+            u.name,
+            u.origin.to_url(),
+            ca,
+            u.connect_timeout,
+            u.response_timeout,
+            u.pool_idle_per_host
+        );
+    }
+    let _ = writeln!(out, "routes (longest prefix wins):");
+    for r in &config.routes {
+        let mut flags = Vec::new();
+        if r.strip_prefix {
+            flags.push("strip_prefix");
+        }
+        if r.host == HostMode::Client {
+            flags.push("host=client");
+        }
+        let flags = if flags.is_empty() { String::new() } else { format!("  ({})", flags.join(", ")) };
+        let _ = writeln!(out, "  {:<24} -> {}{}", r.prefix, config.upstreams[r.upstream].name, flags);
+    }
+    let trusted: Vec<String> = config.forwarding.trusted_proxies.iter().map(ToString::to_string).collect();
+    let _ = writeln!(out, "trusted proxies: {}", if trusted.is_empty() { "none".into() } else { trusted.join(", ") });
+    let _ = writeln!(
+        out,
+        "cors: {}",
+        if config.cors.allowed_origins.is_empty() { "off".into() } else { config.cors.allowed_origins.join(", ") }
+    );
+    match &config.signing {
+        Some(sg) => {
+            let _ = writeln!(out, "signing: POST {} (max body {} bytes)", sg.path, sg.max_body);
+            if let Some(e) = &sg.authorization_endpoint {
+                let _ = writeln!(out, "  compatibility endpoint {e}");
+            }
+            for c in &sg.channels {
+                let tenant = c.tenant_space_id.as_deref().unwrap_or("any tenant");
+                let _ = writeln!(out, "  channel {}  tenant {}  secret from {}", c.config_id, tenant, c.secret_source);
+            }
+        }
+        None => {
+            let _ = writeln!(out, "signing: off");
+        }
+    }
+    match &config.token {
+        Some(t) => {
+            let _ = writeln!(
+                out,
+                "token mode: POST {}  ttl {:?}  secret from {}{}",
+                t.validate_path,
+                t.ttl,
+                t.secret_source,
+                if t.single_use { "  single use" } else { "" }
+            );
+        }
+        None => {
+            let _ = writeln!(out, "token mode: off");
+        }
+    }
+    out
+}
