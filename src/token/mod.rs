@@ -2,9 +2,11 @@
 //!
 //! Under construction: the pieces arrive one per commit.
 
+mod jwt;
 mod limit;
 mod replay;
 
+pub use jwt::{Claims, Codec, Identity, Invalid, Minted};
 pub use limit::RateLimiter;
 pub use replay::{Refused, ReplayStore};
 
