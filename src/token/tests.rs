@@ -331,3 +331,53 @@ fn bad_requests_get_ret_code_2() {
     let verdict = svc.validate_request(peer("192.0.2.1"), extra.to_string().as_bytes(), at(T0));
     assert_eq!(verdict.outcome, Outcome::Valid);
 }
+
+/// A token minted by PyJWT (tests/fixtures/mint_pyjwt.py) validates here.
+#[test]
+fn token_from_pyjwt_validates() {
+    let fixture: Value =
+        serde_json::from_str(include_str!("../../tests/fixtures/pyjwt_token.json"))
+            .expect("fixture is JSON");
+    let field = |k: &str| {
+        fixture[k]
+            .as_str()
+            .expect("fixture field is a string")
+            .to_owned()
+    };
+    let iat = fixture["iat"].as_u64().expect("fixture iat");
+    let exp = fixture["exp"].as_u64().expect("fixture exp");
+    let svc = service_with(|c| {
+        c.secret = SecretKey::token(&field("secret")).expect("fixture key ≥ 32 bytes")
+    });
+    let (token, user_id, user_name, tenant) = (
+        field("token"),
+        field("userId"),
+        field("userName"),
+        field("tenantSpaceId"),
+    );
+    let who = (user_id.as_str(), user_name.as_str(), tenant.as_str());
+    let a = peer("192.0.2.1");
+    for now in [iat, iat + 86_400, exp] {
+        let verdict = svc.validate_request(a, &request(&token, who), at(now));
+        assert_eq!(verdict.outcome, Outcome::Valid, "at {now}");
+    }
+    let cases = [
+        (who, iat - LEEWAY - 1, Invalid::NotYetValid),
+        (who, exp + LEEWAY + 1, Invalid::Expired),
+        (
+            (user_id.as_str(), "Tom", tenant.as_str()),
+            iat,
+            Invalid::NameMismatch,
+        ),
+    ];
+    for (who, now, want) in cases {
+        assert_eq!(
+            svc.validate_request(a, &request(&token, who), at(now))
+                .outcome,
+            Outcome::Invalid(want)
+        );
+    }
+    // The same token under the wrong key.
+    let verdict = service().validate_request(a, &request(&token, who), at(iat));
+    assert_eq!(verdict.outcome, Outcome::Invalid(Invalid::BadSignature));
+}
