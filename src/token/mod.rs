@@ -1,1 +1,212 @@
-//! placeholder
+//! Token mode: minting the enterprise's user tokens and answering the CEC's validation calls.
+//!
+//! The enterprise's page gets a token for its signed-in user (`POST /tokens` on the admin
+//! listener, or `cec-gateway token ...`) and hands it to the chat client; the CEC then posts
+//! `{"Token","userName","userId","tenantSpaceId"}` to `token.validate_path` and expects
+//! `{"retCode":0,...}` only for a genuine, unexpired token for exactly that user.
+//!
+//! ```text
+//!   TokenService  built once from TokenConfig, shared by every connection
+//!     validate_request(peer, body, now):
+//!       allowed_callers (403) → rate limit (429) → size (413) → JSON (400) → JWT → single use
+//!   jwt      HS256 mint / verify, Invalid causes      limit    per-source token buckets
+//!   replay   bounded set of used jti (single_use)      verdict  Outcome → status + JSON body
+//!   wire     request/response JSON shapes, MintError
+//! ```
+//! Pure and synchronous: the HTTP layer reads the body (at most `max_body + 1` bytes), passes
+//! the TCP peer address (or the client address resolved through trusted proxies) and the clock,
+//! and writes back the [`Verdict`]. It may call [`TokenService::admit`] before reading the body
+//! and [`TokenService::validate_body`] after, which is the same as one `validate_request`.
+//! Log [`Outcome::label`] and [`Outcome::reason`]; never the request body.
+//!
+//! `POST /tokens` shares `token.max_body` as its body cap. The rate limiter and the single-use
+//! store live in the service: a reload that builds a new one starts them empty (a token used
+//! just before a reload could be used once more until it expires).
+
+mod jwt;
+mod limit;
+mod replay;
+mod verdict;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ipnet::IpNet;
+
+use crate::config::TokenConfig;
+
+pub use jwt::{Claims, Codec, Identity, Invalid, Minted};
+pub use limit::RateLimiter;
+pub use replay::{Refused, ReplayStore};
+pub use verdict::{CONTENT_TYPE, Outcome, Verdict};
+pub use wire::{JsonReply, MintError};
+
+/// Cap on tracked source addresses of the rate limiter.
+pub const RATE_LIMIT_SOURCES: usize = limit::DEFAULT_CAPACITY;
+/// Cap on remembered tokens in single-use mode.
+pub const REPLAY_CAPACITY: usize = replay::DEFAULT_CAPACITY;
+
+/// Token mode's state: keys, limits and the single-use store. Built once per configuration.
+pub struct TokenService {
+    codec: Codec,
+    ttl: Duration,
+    allowed_callers: Vec<IpNet>,
+    limiter: RateLimiter,
+    /// `Some` when `single_use`.
+    replay: Option<ReplayStore>,
+    max_body: usize,
+    validate_path: String,
+}
+
+impl fmt::Debug for TokenService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenService")
+            .field("validate_path", &self.validate_path)
+            .field("codec", &self.codec)
+            .field("ttl", &self.ttl)
+            .field("allowed_callers", &self.allowed_callers)
+            .field("rate_limited_sources", &self.limiter.tracked())
+            .field("single_use", &self.replay.is_some())
+            .field("max_body", &self.max_body)
+            .finish()
+    }
+}
+
+impl TokenService {
+    pub fn new(cfg: &TokenConfig) -> Self {
+        Self::with_capacities(cfg, RATE_LIMIT_SOURCES, REPLAY_CAPACITY)
+    }
+
+    /// As [`TokenService::new`], with explicit memory caps (tests use small ones).
+    pub fn with_capacities(cfg: &TokenConfig, rate_sources: usize, replay_entries: usize) -> Self {
+        Self {
+            codec: Codec::new(&cfg.secret, cfg.leeway),
+            ttl: cfg.ttl,
+            allowed_callers: cfg.allowed_callers.clone(),
+            limiter: RateLimiter::new(cfg.rate_per_sec, cfg.rate_burst, rate_sources),
+            replay: cfg.single_use.then(|| ReplayStore::new(replay_entries)),
+            max_body: cfg.max_body,
+            validate_path: cfg.validate_path.clone(),
+        }
+    }
+
+    /// The public path the validation endpoint is served on.
+    pub fn validate_path(&self) -> &str {
+        &self.validate_path
+    }
+
+    /// Largest accepted request body, in bytes.
+    pub fn max_body(&self) -> usize {
+        self.max_body
+    }
+
+    /// Answer one validation request. Checks in order: allowed callers, rate limit, body size,
+    /// JSON, then the token (see [`Codec::verify`]) and, with `single_use`, its first use.
+    pub fn validate_request(&self, peer: IpAddr, body: &[u8], now: SystemTime) -> Verdict {
+        match self.admit(peer, now) {
+            Ok(()) => self.validate_body(body, now),
+            Err(refused) => refused,
+        }
+    }
+
+    /// The checks that need no body: the caller allow-list (403), then the caller's rate limit
+    /// (429). Spends one unit of `peer`'s allowance when it passes the allow-list.
+    pub fn admit(&self, peer: IpAddr, now: SystemTime) -> Result<(), Verdict> {
+        let peer = peer.to_canonical();
+        if !self.allowed_callers.is_empty()
+            && !self.allowed_callers.iter().any(|n| n.contains(&peer))
+        {
+            return Err(Verdict::of(Outcome::Forbidden));
+        }
+        let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+        if !self.limiter.check(peer, since_epoch) {
+            return Err(Verdict::of(Outcome::RateLimited));
+        }
+        Ok(())
+    }
+
+    /// The checks on the body of an admitted request: size (413), JSON (400), token (200 with
+    /// retCode 0 or 1).
+    pub fn validate_body(&self, body: &[u8], now: SystemTime) -> Verdict {
+        if body.len() > self.max_body {
+            return Verdict::too_large();
+        }
+        let Ok(request) = serde_json::from_slice::<wire::ValidateRequest>(body) else {
+            return Verdict::of(Outcome::BadRequest);
+        };
+        let now_unix = unix_seconds(now);
+        let outcome = match self.check_token(&request, now_unix) {
+            Ok(()) => Outcome::Valid,
+            Err(why) => Outcome::Invalid(why),
+        };
+        Verdict::of(outcome)
+    }
+
+    fn check_token(&self, request: &wire::ValidateRequest, now_unix: u64) -> Result<(), Invalid> {
+        let claims = self
+            .codec
+            .verify(&request.token, request.identity(), now_unix)?;
+        let Some(replay) = &self.replay else {
+            return Ok(());
+        };
+        let dead_after = claims.exp.saturating_add(self.codec.leeway());
+        replay
+            .first_use(&claims.jti, dead_after, now_unix)
+            .map_err(|refused| match refused {
+                Refused::Replayed => Invalid::Replayed,
+                Refused::Full => Invalid::ReplayStoreFull,
+            })
+    }
+
+    /// `POST /tokens`: `{"userId","userName","tenantSpaceId"}` → 200 `{"token","expiresAt"}`.
+    /// On error, answer [`MintError::reply`].
+    pub fn mint_request(&self, body: &[u8], now: SystemTime) -> Result<JsonReply, MintError> {
+        if body.len() > self.max_body {
+            return Err(MintError::TooLarge {
+                limit: self.max_body,
+            });
+        }
+        let request: wire::MintRequest =
+            serde_json::from_slice(body).map_err(MintError::BadJson)?;
+        let minted = self
+            .codec
+            .mint(request.identity()?, self.ttl, unix_seconds(now));
+        let body = wire::json_body(&wire::MintResponse {
+            token: &minted.token,
+            expires_at: minted.expires_at,
+        });
+        Ok(JsonReply {
+            status: http::StatusCode::OK,
+            body,
+        })
+    }
+
+    /// A token for the CLI (`cec-gateway token ...`), valid for `ttl` from `now`.
+    pub fn mint(
+        &self,
+        user_id: &str,
+        user_name: &str,
+        tenant_space_id: &str,
+        now: SystemTime,
+    ) -> Minted {
+        self.codec.mint(
+            Identity {
+                user_id,
+                user_name,
+                tenant_space_id,
+            },
+            self.ttl,
+            unix_seconds(now),
+        )
+    }
+}
+
+/// Whole seconds since the Unix epoch; 0 for a clock set before it.
+fn unix_seconds(now: SystemTime) -> u64 {
+    now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
