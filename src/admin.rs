@@ -21,7 +21,11 @@ pub struct AdminState {
     pub ready: AtomicBool,
 }
 
-pub async fn handle(state: &AdminState, req: Request<Incoming>, conn: ConnInfo) -> Response<ProxyBody> {
+pub async fn handle(
+    state: &AdminState,
+    req: Request<Incoming>,
+    conn: ConnInfo,
+) -> Response<ProxyBody> {
     let get = matches!(*req.method(), Method::GET | Method::HEAD);
     match (req.uri().path(), get) {
         ("/healthz", true) => text(StatusCode::OK, "ok\n"),
@@ -31,12 +35,18 @@ pub async fn handle(state: &AdminState, req: Request<Incoming>, conn: ConnInfo) 
             let mut resp = Response::new(full(state.metrics.encode()));
             resp.headers_mut().insert(
                 header::CONTENT_TYPE,
-                HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+                HeaderValue::from_static(
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                ),
             );
             resp
         }
-        ("/tokens", false) if req.method() == Method::POST => crate::endpoints::mint_tokens(&state.gateway, req, conn).await,
-        ("/healthz" | "/readyz" | "/metrics", false) | ("/tokens", true) => text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"),
+        ("/tokens", false) if req.method() == Method::POST => {
+            crate::endpoints::mint_tokens(&state.gateway, req, conn).await
+        }
+        ("/healthz" | "/readyz" | "/metrics", false) | ("/tokens", true) => {
+            text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
+        }
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
 }
@@ -44,7 +54,10 @@ pub async fn handle(state: &AdminState, req: Request<Incoming>, conn: ConnInfo) 
 fn text(status: StatusCode, body: &'static str) -> Response<ProxyBody> {
     let mut resp = Response::new(full(Bytes::from_static(body.as_bytes())));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     resp
 }
 
@@ -61,9 +74,19 @@ pub fn redirect(gw: &Gateway, req: &Request<Incoming>, https_port: u16) -> Respo
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .map(|h| host_without_port(h).to_ascii_lowercase());
-    let host = requested.filter(|h| hostnames.contains(h)).unwrap_or_else(|| hostnames[0].clone());
-    let host = if host.contains(':') { format!("[{host}]") } else { host };
-    let port = if https_port == 443 { String::new() } else { format!(":{https_port}") };
+    let host = requested
+        .filter(|h| hostnames.contains(h))
+        .unwrap_or_else(|| hostnames[0].clone());
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    let port = if https_port == 443 {
+        String::new()
+    } else {
+        format!(":{https_port}")
+    };
     let pq = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
     let location = format!("https://{host}{port}{pq}");
     let mut resp = Response::new(empty());
@@ -78,7 +101,13 @@ fn host_without_port(h: &str) -> &str {
     if let Some(rest) = h.strip_prefix('[') {
         return rest.split(']').next().unwrap_or(rest);
     }
-    h.rsplit_once(':').map_or(h, |(host, port)| if port.bytes().all(|b| b.is_ascii_digit()) { host } else { h })
+    h.rsplit_once(':').map_or(h, |(host, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            host
+        } else {
+            h
+        }
+    })
 }
 
 #[cfg(test)]

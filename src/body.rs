@@ -18,7 +18,9 @@ use crate::metrics::RouteMetrics;
 pub type ProxyBody = BoxBody<Bytes, hyper::Error>;
 
 pub fn full(bytes: impl Into<Bytes>) -> ProxyBody {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 pub fn empty() -> ProxyBody {
@@ -69,7 +71,11 @@ pub struct Metered {
 
 impl Metered {
     pub fn new(inner: ProxyBody, record: AccessRecord) -> Self {
-        Self { inner, bytes: 0, record: Some(record) }
+        Self {
+            inner,
+            bytes: 0,
+            record: Some(record),
+        }
     }
 
     fn finish(&mut self, complete: bool) {
@@ -83,7 +89,10 @@ impl Body for Metered {
     type Data = Bytes;
     type Error = hyper::Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = &mut *self;
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         match &polled {

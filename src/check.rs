@@ -10,13 +10,29 @@ pub fn summary(config: &Config, file: &str) -> String {
     let s = &config.server;
     let _ = writeln!(out, "configuration {file} is valid");
     let _ = writeln!(out, "listeners:");
-    let _ = writeln!(out, "  https  {}  (HTTP/1.1 + HTTP/2, max {} connections)", s.listen, s.max_connections);
+    let _ = writeln!(
+        out,
+        "  https  {}  (HTTP/1.1 + HTTP/2, max {} connections)",
+        s.listen, s.max_connections
+    );
     if let Some(a) = s.http_listen {
-        let what = if s.http_redirect { "308 redirect to https" } else { "proxy over plain HTTP" };
+        let what = if s.http_redirect {
+            "308 redirect to https"
+        } else {
+            "proxy over plain HTTP"
+        };
         let _ = writeln!(out, "  http   {a}  ({what})");
     }
     if let Some(a) = s.admin_listen {
-        let _ = writeln!(out, "  admin  {a}  (/healthz /readyz /metrics{})", if config.token.is_some() { " /tokens" } else { "" });
+        let _ = writeln!(
+            out,
+            "  admin  {a}  (/healthz /readyz /metrics{})",
+            if config.token.is_some() {
+                " /tokens"
+            } else {
+                ""
+            }
+        );
     }
     let _ = writeln!(out, "  hostnames {}", s.hostnames.join(", "));
     let _ = writeln!(
@@ -24,11 +40,18 @@ pub fn summary(config: &Config, file: &str) -> String {
         "tls: cert {}  key {}{}",
         config.tls.cert.display(),
         config.tls.key.display(),
-        if config.tls.self_signed { "  (self-signed when missing)" } else { "" }
+        if config.tls.self_signed {
+            "  (self-signed when missing)"
+        } else {
+            ""
+        }
     );
     let _ = writeln!(out, "upstreams:");
     for u in &config.upstreams {
-        let ca = u.ca.as_ref().map(|c| format!("  ca {}", c.display())).unwrap_or_default();
+        let ca =
+            u.ca.as_ref()
+                .map(|c| format!("  ca {}", c.display()))
+                .unwrap_or_default();
         let _ = writeln!(
             out,
             "  {:<10} {}{}  (connect {:?}, response {:?}, idle pool {})",
@@ -49,25 +72,58 @@ pub fn summary(config: &Config, file: &str) -> String {
         if r.host == HostMode::Client {
             flags.push("host=client");
         }
-        let flags = if flags.is_empty() { String::new() } else { format!("  ({})", flags.join(", ")) };
-        let _ = writeln!(out, "  {:<24} -> {}{}", r.prefix, config.upstreams[r.upstream].name, flags);
+        let flags = if flags.is_empty() {
+            String::new()
+        } else {
+            format!("  ({})", flags.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "  {:<24} -> {}{}",
+            r.prefix, config.upstreams[r.upstream].name, flags
+        );
     }
-    let trusted: Vec<String> = config.forwarding.trusted_proxies.iter().map(ToString::to_string).collect();
-    let _ = writeln!(out, "trusted proxies: {}", if trusted.is_empty() { "none".into() } else { trusted.join(", ") });
+    let trusted: Vec<String> = config
+        .forwarding
+        .trusted_proxies
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let _ = writeln!(
+        out,
+        "trusted proxies: {}",
+        if trusted.is_empty() {
+            "none".into()
+        } else {
+            trusted.join(", ")
+        }
+    );
     let _ = writeln!(
         out,
         "cors: {}",
-        if config.cors.allowed_origins.is_empty() { "off".into() } else { config.cors.allowed_origins.join(", ") }
+        if config.cors.allowed_origins.is_empty() {
+            "off".into()
+        } else {
+            config.cors.allowed_origins.join(", ")
+        }
     );
     match &config.signing {
         Some(sg) => {
-            let _ = writeln!(out, "signing: POST {} (max body {} bytes)", sg.path, sg.max_body);
+            let _ = writeln!(
+                out,
+                "signing: POST {} (max body {} bytes)",
+                sg.path, sg.max_body
+            );
             if let Some(e) = &sg.authorization_endpoint {
                 let _ = writeln!(out, "  compatibility endpoint {e}");
             }
             for c in &sg.channels {
                 let tenant = c.tenant_space_id.as_deref().unwrap_or("any tenant");
-                let _ = writeln!(out, "  channel {}  tenant {}  secret from {}", c.config_id, tenant, c.secret_source);
+                let _ = writeln!(
+                    out,
+                    "  channel {}  tenant {}  secret from {}",
+                    c.config_id, tenant, c.secret_source
+                );
             }
         }
         None => {

@@ -37,8 +37,12 @@ impl ProxyError {
     pub fn status(&self) -> StatusCode {
         match self {
             ProxyError::NoRoute => StatusCode::NOT_FOUND,
-            ProxyError::UpstreamConnect(_) | ProxyError::UpstreamTls(_) | ProxyError::UpstreamProtocol(_) => StatusCode::BAD_GATEWAY,
-            ProxyError::UpstreamConnectTimeout(_) | ProxyError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::UpstreamConnect(_)
+            | ProxyError::UpstreamTls(_)
+            | ProxyError::UpstreamProtocol(_) => StatusCode::BAD_GATEWAY,
+            ProxyError::UpstreamConnectTimeout(_) | ProxyError::UpstreamTimeout => {
+                StatusCode::GATEWAY_TIMEOUT
+            }
             ProxyError::ClientBody(_) => StatusCode::BAD_REQUEST,
             ProxyError::ClientBodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ProxyError::Signing(r) => r.status(),
@@ -53,7 +57,10 @@ impl ProxyError {
             ProxyError::UpstreamTls(_) => Some(1),
             ProxyError::UpstreamConnectTimeout(_) | ProxyError::UpstreamTimeout => Some(2),
             ProxyError::UpstreamProtocol(_) | ProxyError::UpgradeRefused => Some(3),
-            ProxyError::NoRoute | ProxyError::ClientBody(_) | ProxyError::ClientBodyTimeout | ProxyError::Signing(_) => None,
+            ProxyError::NoRoute
+            | ProxyError::ClientBody(_)
+            | ProxyError::ClientBodyTimeout
+            | ProxyError::Signing(_) => None,
         }
     }
 
@@ -63,12 +70,16 @@ impl ProxyError {
         let mut tls = false;
         let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&e);
         while let Some(s) = source {
-            if let Some(io) = s.downcast_ref::<std::io::Error>() {
-                timed_out |= io.kind() == std::io::ErrorKind::TimedOut;
-                tls |= io.get_ref().is_some_and(|inner| inner.is::<rustls::Error>());
-            }
             tls |= s.is::<rustls::Error>();
-            source = s.source();
+            // `io::Error::source` skips the error it wraps; descend into it instead.
+            source = match s.downcast_ref::<std::io::Error>() {
+                Some(io) => {
+                    timed_out |= io.kind() == std::io::ErrorKind::TimedOut;
+                    io.get_ref()
+                        .map(|inner| inner as &(dyn std::error::Error + 'static))
+                }
+                None => s.source(),
+            };
         }
         if timed_out && e.is_connect() {
             ProxyError::UpstreamConnectTimeout(e)

@@ -54,9 +54,22 @@ pub struct Gateway {
 impl Gateway {
     pub fn new(config: Config, metrics: Arc<Metrics>) -> Result<Self, UpstreamError> {
         let routes = RouteTable::new(&config.routes);
-        let route_metrics = config.routes.iter().map(|r| metrics.route(&r.prefix)).collect();
-        let upstreams = config.upstreams.iter().map(|u| Upstream::new(u, &metrics)).collect::<Result<_, _>>()?;
-        let signatures = config.signing.iter().flat_map(|s| &s.channels).map(|c| metrics.signatures(&c.config_id)).collect();
+        let route_metrics = config
+            .routes
+            .iter()
+            .map(|r| metrics.route(&r.prefix))
+            .collect();
+        let upstreams = config
+            .upstreams
+            .iter()
+            .map(|u| Upstream::new(u, &metrics))
+            .collect::<Result<_, _>>()?;
+        let signatures = config
+            .signing
+            .iter()
+            .flat_map(|s| &s.channels)
+            .map(|c| metrics.signatures(&c.config_id))
+            .collect();
         let token = config.token.as_ref().map(crate::token::TokenService::new);
         Ok(Self {
             unmatched_metrics: metrics.route("none"),
@@ -71,11 +84,16 @@ impl Gateway {
     }
 
     /// Answers one request. Never fails: every error becomes a response.
-    pub async fn handle(self: Arc<Self>, mut req: Request<Incoming>, conn: ConnInfo) -> Response<Metered> {
+    pub async fn handle(
+        self: Arc<Self>,
+        mut req: Request<Incoming>,
+        conn: ConnInfo,
+    ) -> Response<Metered> {
         let started = Instant::now();
         let request_id = match req.headers().get(&X_REQUEST_ID) {
             Some(v) if headers::valid_request_id(v) => v.clone(),
-            _ => HeaderValue::from_str(&format!("{:032x}", rand::random::<u128>())).expect("hex is a valid header value"),
+            _ => HeaderValue::from_str(&format!("{:032x}", rand::random::<u128>()))
+                .expect("hex is a valid header value"),
         };
         req.headers_mut().insert(&X_REQUEST_ID, request_id.clone());
         let rid = request_id.to_str().unwrap_or_default().to_owned();
@@ -89,7 +107,9 @@ impl Gateway {
             status: 0,
             upstream_status: None,
             started,
-            metrics: route.map_or(&self.unmatched_metrics, |r| &self.route_metrics[r.index]).clone(),
+            metrics: route
+                .map_or(&self.unmatched_metrics, |r| &self.route_metrics[r.index])
+                .clone(),
         };
         let cors = cors::decide(&self.config.cors, req.headers());
 
@@ -99,8 +119,8 @@ impl Gateway {
             *resp.status_mut() = status;
             *resp.headers_mut() = h;
             return finish(resp, &request_id, record);
-        } else if let Some(resp) = crate::endpoints::local(&self, &mut req, conn).await {
-            Ok(resp)
+        } else if let Some(local) = crate::endpoints::local_for(&self, req.uri().path()) {
+            crate::endpoints::serve(&self, local, req, conn).await
         } else {
             match route {
                 Some(route) => self.proxy(req, route, conn, &mut record).await,
@@ -115,7 +135,20 @@ impl Gateway {
         finish(resp, &request_id, record)
     }
 
-    fn error_response(&self, e: ProxyError, rid: &str, route: Option<&Route>) -> Response<ProxyBody> {
+    /// Counts a signature issued for channel `config_id`.
+    pub(crate) fn count_signature(&self, config_id: &str) {
+        let channels = self.config.signing.iter().flat_map(|s| &s.channels);
+        if let Some(i) = channels.into_iter().position(|c| c.config_id == config_id) {
+            self.signatures[i].inc();
+        }
+    }
+
+    fn error_response(
+        &self,
+        e: ProxyError,
+        rid: &str,
+        route: Option<&Route>,
+    ) -> Response<ProxyBody> {
         let status = e.status();
         if let (Some(kind), Some(route)) = (e.upstream_kind(), route) {
             let upstream = &self.upstreams[route.upstream];
@@ -123,26 +156,46 @@ impl Gateway {
             tracing::warn!(request_id = rid, upstream = %upstream.name, error = %ErrorChain(&e), "upstream request failed");
         } else if let ProxyError::Signing(refusal) = &e {
             self.metrics.signing_refused(refusal.reason());
-            tracing::info!(request_id = rid, reason = refusal.reason(), "signing refused");
+            tracing::info!(
+                request_id = rid,
+                reason = refusal.reason(),
+                "signing refused"
+            );
         } else {
             tracing::debug!(request_id = rid, error = %ErrorChain(&e), "request failed");
         }
         json_response(status, json_body(&e.to_string(), rid))
     }
 
-    async fn proxy(&self, mut req: Request<Incoming>, route: &Route, conn: ConnInfo, record: &mut AccessRecord) -> Result<Response<ProxyBody>, ProxyError> {
+    async fn proxy(
+        &self,
+        mut req: Request<Incoming>,
+        route: &Route,
+        conn: ConnInfo,
+        record: &mut AccessRecord,
+    ) -> Result<Response<ProxyBody>, ProxyError> {
         let upstream = &self.upstreams[route.upstream];
-        let client_upgrade = (req.version() == Version::HTTP_11 && req.headers().contains_key(header::UPGRADE)).then(|| hyper::upgrade::on(&mut req));
+        let client_upgrade = (req.version() == Version::HTTP_11
+            && req.headers().contains_key(header::UPGRADE))
+        .then(|| hyper::upgrade::on(&mut req));
         let (mut parts, body) = req.into_parts();
         let pq = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
         let upstream_pq = route.upstream_path_and_query(pq);
         let upstream_path = upstream_pq.split('?').next().unwrap_or("/").to_owned();
-        let client_host = parts
-            .headers
-            .get(header::HOST)
-            .cloned()
-            .or_else(|| parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
-        let public_origin = format!("{}://{}", conn.scheme, client_host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or(&self.config.server.hostnames[0]));
+        let client_host = parts.headers.get(header::HOST).cloned().or_else(|| {
+            parts
+                .uri
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        });
+        let public_origin = format!(
+            "{}://{}",
+            conn.scheme,
+            client_host
+                .as_ref()
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or(&self.config.server.hostnames[0])
+        );
         let uri = Uri::builder()
             .scheme(upstream.uri_scheme.clone())
             .authority(upstream.authority.as_bytes())
@@ -151,8 +204,17 @@ impl Gateway {
             .map_err(|_| ProxyError::NoRoute)?;
 
         let upgrade = headers::remove_hop_by_hop(&mut parts.headers);
-        let client = headers::client_address(conn.peer.ip(), &self.config.forwarding.trusted_proxies, &parts.headers);
-        headers::set_forwarded(&mut parts.headers, &client, conn.scheme, client_host.as_ref());
+        let client = headers::client_address(
+            conn.peer.ip(),
+            &self.config.forwarding.trusted_proxies,
+            &parts.headers,
+        );
+        headers::set_forwarded(
+            &mut parts.headers,
+            &client,
+            conn.scheme,
+            client_host.as_ref(),
+        );
         let host = match (route.host, &client_host) {
             (HostMode::Client, Some(h)) => h.clone(),
             _ => upstream.authority.clone(),
@@ -160,7 +222,9 @@ impl Gateway {
         parts.headers.insert(header::HOST, host);
         join_cookie_crumbs(&mut parts.headers);
         if let (Some(up), Some(_)) = (&upgrade, &client_upgrade) {
-            parts.headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            parts
+                .headers
+                .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
             parts.headers.insert(header::UPGRADE, up.clone());
         }
         parts.uri = uri;
@@ -168,12 +232,19 @@ impl Gateway {
 
         let body = match &self.config.signing {
             Some(signing) if parts.method == Method::POST && upstream_path == signing.path => {
-                let bytes = read_limited(body, &parts.headers, signing.max_body, self.config.server.header_read_timeout).await?;
-                let signed = sign::sign_body(signing, &upstream_path, &bytes, SystemTime::now()).map_err(ProxyError::Signing)?;
-                if let Some(i) = signing.channels.iter().position(|c| c.config_id == signed.channel) {
-                    self.signatures[i].inc();
-                }
-                parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(signed.body.len()));
+                let bytes = read_limited(
+                    body,
+                    &parts.headers,
+                    signing.max_body,
+                    self.config.server.header_read_timeout,
+                )
+                .await?;
+                let signed = sign::sign_body(signing, &upstream_path, &bytes, SystemTime::now())
+                    .map_err(ProxyError::Signing)?;
+                self.count_signature(&signed.channel);
+                parts
+                    .headers
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(signed.body.len()));
                 full(signed.body)
             }
             _ => body.boxed(),
@@ -192,12 +263,18 @@ impl Gateway {
             let Some(client_upgrade) = client_upgrade else {
                 return Err(ProxyError::UpgradeRefused);
             };
-            crate::upgrade::tunnel(client_upgrade, hyper::upgrade::on(&mut resp), record.request_id.clone());
+            crate::upgrade::tunnel(
+                client_upgrade,
+                hyper::upgrade::on(&mut resp),
+                record.request_id.clone(),
+            );
         }
         let (mut rparts, rbody) = resp.into_parts();
         let resp_upgrade = headers::remove_hop_by_hop(&mut rparts.headers);
         if switching {
-            rparts.headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            rparts
+                .headers
+                .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
             if let Some(up) = resp_upgrade {
                 rparts.headers.insert(header::UPGRADE, up);
             }
@@ -205,9 +282,16 @@ impl Gateway {
         if self.config.cookies.rewrite_domain {
             rewrite_set_cookies(&mut rparts.headers, &upstream.origin.host);
         }
-        let public = PublicOrigin { origin: &public_origin, restore_prefix: route.strip_prefix.then_some(route.prefix.as_str()) };
+        let public = PublicOrigin {
+            origin: &public_origin,
+            restore_prefix: route.strip_prefix.then_some(route.prefix.as_str()),
+        };
         for name in [header::LOCATION, header::CONTENT_LOCATION] {
-            let rewritten = rparts.headers.get(&name).and_then(|v| v.to_str().ok()).and_then(|v| rewrite::location(v, &upstream.origin, &public));
+            let rewritten = rparts
+                .headers
+                .get(&name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| rewrite::location(v, &upstream.origin, &public));
             if let Some(v) = rewritten.and_then(|v| HeaderValue::from_str(&v).ok()) {
                 rparts.headers.insert(name, v);
             }
@@ -217,7 +301,11 @@ impl Gateway {
 }
 
 /// Adds the request id and wraps the body for the access log.
-fn finish(mut resp: Response<ProxyBody>, request_id: &HeaderValue, mut record: AccessRecord) -> Response<Metered> {
+fn finish(
+    mut resp: Response<ProxyBody>,
+    request_id: &HeaderValue,
+    mut record: AccessRecord,
+) -> Response<Metered> {
     resp.headers_mut().insert(&X_REQUEST_ID, request_id.clone());
     record.status = resp.status().as_u16();
     resp.map(|b| Metered::new(b, record))
@@ -226,14 +314,26 @@ fn finish(mut resp: Response<ProxyBody>, request_id: &HeaderValue, mut record: A
 pub(crate) fn json_response(status: StatusCode, body: Bytes) -> Response<ProxyBody> {
     let mut resp = Response::new(full(body));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
 
 /// Reads a body of at most `max` bytes within `deadline`.
-pub(crate) async fn read_limited(body: Incoming, h: &HeaderMap, max: usize, deadline: std::time::Duration) -> Result<Bytes, ProxyError> {
-    let declared = h.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+pub(crate) async fn read_limited(
+    body: Incoming,
+    h: &HeaderMap,
+    max: usize,
+    deadline: std::time::Duration,
+) -> Result<Bytes, ProxyError> {
+    let declared = h
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
         return Err(ProxyError::Signing(Refusal::TooLarge));
     }
@@ -252,7 +352,12 @@ fn join_cookie_crumbs(h: &mut HeaderMap) {
     if h.get_all(header::COOKIE).iter().nth(1).is_none() {
         return;
     }
-    let joined: Vec<u8> = h.get_all(header::COOKIE).iter().map(HeaderValue::as_bytes).collect::<Vec<_>>().join(&b"; "[..]);
+    let joined: Vec<u8> = h
+        .get_all(header::COOKIE)
+        .iter()
+        .map(HeaderValue::as_bytes)
+        .collect::<Vec<_>>()
+        .join(&b"; "[..]);
     if let Ok(v) = HeaderValue::from_bytes(&joined) {
         h.insert(header::COOKIE, v);
     }

@@ -27,9 +27,15 @@ use crate::forward::{ConnInfo, Gateway};
 #[derive(Clone)]
 pub enum Role {
     /// The proxy, on the HTTPS listener or on a plain listener without `http_redirect`.
-    Public { gateway: Arc<Gateway>, scheme: &'static str },
+    Public {
+        gateway: Arc<Gateway>,
+        scheme: &'static str,
+    },
     /// Plain HTTP that answers 308 to https (and `/healthz`).
-    Redirect { gateway: Arc<Gateway>, https_port: u16 },
+    Redirect {
+        gateway: Arc<Gateway>,
+        https_port: u16,
+    },
     /// `/healthz`, `/readyz`, `/metrics`, `/tokens`.
     Admin(Arc<AdminState>),
 }
@@ -51,13 +57,19 @@ pub struct Accept {
 /// `graceful`, so that shutdown can wait for it.
 pub async fn accept_loop(a: Accept, graceful: &GracefulShutdown, mut stop: watch::Receiver<bool>) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(a.header_read_timeout);
-    builder.http2().timer(TokioTimer::new()).max_concurrent_streams(256);
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(a.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(256);
     let builder = Arc::new(builder);
     loop {
         let permit = tokio::select! {
             p = a.slots.clone().acquire_owned() => p.expect("the connection semaphore is never closed"),
-            _ = stop.wait_for(|s| *s) => break,
+            _ = stopped(&mut stop) => break,
         };
         let (tcp, peer) = tokio::select! {
             r = a.listener.accept() => match r {
@@ -69,31 +81,59 @@ pub async fn accept_loop(a: Accept, graceful: &GracefulShutdown, mut stop: watch
                     continue;
                 }
             },
-            _ = stop.wait_for(|s| *s) => break,
+            _ = stopped(&mut stop) => break,
         };
         let _ = tcp.set_nodelay(true);
         let watcher = graceful.watcher();
-        let (tls, role, builder, open) = (a.tls.clone(), a.role.clone(), builder.clone(), a.open.clone());
+        let (tls, role, builder, open) = (
+            a.tls.clone(),
+            a.role.clone(),
+            builder.clone(),
+            a.open.clone(),
+        );
         let handshake_timeout = a.tls_handshake_timeout;
         tokio::spawn(async move {
             let _permit = permit;
             open.inc();
             let _open = GaugeGuard(open);
             let scheme = if tls.is_some() { "https" } else { "http" };
-            let service = service_fn(move |req: Request<Incoming>| dispatch(role.clone(), req, ConnInfo { peer, scheme }));
+            let service = service_fn(move |req: Request<Incoming>| {
+                dispatch(role.clone(), req, ConnInfo { peer, scheme })
+            });
             let result = match tls {
-                Some(acceptor) => match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
-                    Ok(Ok(stream)) => watcher.watch(builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned()).await,
-                    Ok(Err(e)) => {
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                        return;
+                Some(acceptor) => {
+                    match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
+                        Ok(Ok(stream)) => {
+                            watcher
+                                .watch(
+                                    builder
+                                        .serve_connection_with_upgrades(
+                                            TokioIo::new(stream),
+                                            service,
+                                        )
+                                        .into_owned(),
+                                )
+                                .await
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
                     }
-                    Err(_) => {
-                        tracing::debug!(%peer, "TLS handshake timed out");
-                        return;
-                    }
-                },
-                None => watcher.watch(builder.serve_connection_with_upgrades(TokioIo::new(tcp), service).into_owned()).await,
+                }
+                None => {
+                    watcher
+                        .watch(
+                            builder
+                                .serve_connection_with_upgrades(TokioIo::new(tcp), service)
+                                .into_owned(),
+                        )
+                        .await
+                }
             };
             if let Err(e) = result {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
@@ -102,12 +142,28 @@ pub async fn accept_loop(a: Accept, graceful: &GracefulShutdown, mut stop: watch
     }
 }
 
-async fn dispatch(role: Role, req: Request<Incoming>, conn: ConnInfo) -> Result<Response<ProxyBody>, Infallible> {
+async fn dispatch(
+    role: Role,
+    req: Request<Incoming>,
+    conn: ConnInfo,
+) -> Result<Response<ProxyBody>, Infallible> {
     Ok(match role {
-        Role::Public { gateway, scheme } => gateway.handle(req, ConnInfo { scheme, ..conn }).await.map(BodyExt::boxed),
-        Role::Redirect { gateway, https_port } => admin::redirect(&gateway, &req, https_port),
+        Role::Public { gateway, scheme } => gateway
+            .handle(req, ConnInfo { scheme, ..conn })
+            .await
+            .map(BodyExt::boxed),
+        Role::Redirect {
+            gateway,
+            https_port,
+        } => admin::redirect(&gateway, &req, https_port),
         Role::Admin(state) => admin::handle(&state, req, conn).await,
     })
+}
+
+/// Completes when `stop` turns true (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns is not `Send`: drop it here, before any other await.
+    let _ = stop.wait_for(|s| *s).await.map(|_| ());
 }
 
 struct GaugeGuard(Gauge);
@@ -120,5 +176,6 @@ impl Drop for GaugeGuard {
 
 /// The address a listener is bound to.
 pub fn local_addr(l: &TcpListener) -> SocketAddr {
-    l.local_addr().expect("a bound TCP listener has a local address")
+    l.local_addr()
+        .expect("a bound TCP listener has a local address")
 }

@@ -4,11 +4,15 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
 use cec_gateway::config::Config;
+use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "cec-gateway", version, about = "Edge gateway for Huawei Cloud CEC web chat")]
+#[command(
+    name = "cec-gateway",
+    version,
+    about = "Edge gateway for Huawei Cloud CEC web chat"
+)]
 struct Cli {
     /// Configuration file; relative paths in it resolve against its directory.
     #[arg(long, global = true, default_value = "./config.toml")]
@@ -91,19 +95,36 @@ async fn cli_main(cli: Cli) -> Result<(), String> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let config = load()?;
-            let listeners = cec_gateway::Listeners::bind(&config.server).await.map_err(|e| e.to_string())?;
-            cec_gateway::run(config, listeners, shutdown_signal()).await.map_err(|e| e.to_string())
+            let listeners = cec_gateway::Listeners::bind(&config.server)
+                .await
+                .map_err(|e| e.to_string())?;
+            cec_gateway::run(config, listeners, shutdown_signal())
+                .await
+                .map_err(|e| e.to_string())
         }
         Command::Check => {
             let config = load()?;
             print!("{}", cec_gateway::check::summary(&config, &file));
             Ok(())
         }
-        Command::Sign { channel, user_id, user_name, tenant, timestamp, explain } => {
+        Command::Sign {
+            channel,
+            user_id,
+            user_name,
+            tenant,
+            timestamp,
+            explain,
+        } => {
             let config = load()?;
-            let signing = config.signing.as_ref().ok_or(format!("{file}: no [signing] section"))?;
-            let ch = signing.channel(&channel).ok_or(format!("{file}: no signing channel with config_id {channel:?}"))?;
-            let ts = timestamp.unwrap_or_else(|| cec_gateway::sign::timestamp(std::time::SystemTime::now()));
+            let signing = config
+                .signing
+                .as_ref()
+                .ok_or(format!("{file}: no [signing] section"))?;
+            let ch = signing.channel(&channel).ok_or(format!(
+                "{file}: no signing channel with config_id {channel:?}"
+            ))?;
+            let ts = timestamp
+                .unwrap_or_else(|| cec_gateway::sign::timestamp(std::time::SystemTime::now()));
             let fields = cec_gateway::sign::Fields {
                 third_user_name: &user_name,
                 third_user_id: &user_id,
@@ -118,19 +139,37 @@ async fn cli_main(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
-        Command::Token { user_id, user_name, tenant } => {
+        Command::Token {
+            user_id,
+            user_name,
+            tenant,
+        } => {
             let config = load()?;
-            let token = cec_gateway::token::cli_mint(&config, &user_id, &user_name, &tenant).map_err(|e| format!("{file}: {e}"))?;
-            println!("{token}");
+            let token = config
+                .token
+                .as_ref()
+                .ok_or(format!("{file}: no [token] section"))?;
+            let minted = cec_gateway::token::TokenService::new(token).mint(
+                &user_id,
+                &user_name,
+                &tenant,
+                std::time::SystemTime::now(),
+            );
+            println!("{}", minted.token);
             Ok(())
         }
-        Command::Demo { listen } => cec_gateway::demo::cli(listen, shutdown_signal()).await.map_err(|e| e.to_string()),
+        Command::Demo { listen } => cec_gateway::demo::cli(listen, shutdown_signal())
+            .await
+            .map_err(|e| e.to_string()),
     }
 }
 
 fn init_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),

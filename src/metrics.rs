@@ -95,23 +95,59 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("cec_gateway");
         let requests = Family::default();
-        registry.register("requests", "Requests answered, by route prefix and status class", requests.clone());
+        registry.register(
+            "requests",
+            "Requests answered, by route prefix and status class",
+            requests.clone(),
+        );
         let duration = Family::new_with_constructor(duration_histogram as fn() -> Histogram);
-        registry.register("request_duration_seconds", "Time from request to the end of the response body", duration.clone());
+        registry.register(
+            "request_duration_seconds",
+            "Time from request to the end of the response body",
+            duration.clone(),
+        );
         let upstream_errors = Family::default();
-        registry.register("upstream_errors", "Upstream failures by upstream and kind (connect, tls, timeout, protocol)", upstream_errors.clone());
+        registry.register(
+            "upstream_errors",
+            "Upstream failures by upstream and kind (connect, tls, timeout, protocol)",
+            upstream_errors.clone(),
+        );
         let open_connections = Family::default();
-        registry.register("open_connections", "Client connections open now, by listener", open_connections.clone());
+        registry.register(
+            "open_connections",
+            "Client connections open now, by listener",
+            open_connections.clone(),
+        );
         let signatures = Family::default();
-        registry.register("signatures_issued", "auth-v2 signatures issued, by channel config id", signatures.clone());
+        registry.register(
+            "signatures_issued",
+            "auth-v2 signatures issued, by channel config id",
+            signatures.clone(),
+        );
         let signing_refused = Family::default();
-        registry.register("signing_refused", "Signing requests refused, by reason", signing_refused.clone());
+        registry.register(
+            "signing_refused",
+            "Signing requests refused, by reason",
+            signing_refused.clone(),
+        );
         let token_validations = Family::default();
-        registry.register("token_validations", "Token-mode validations, by result", token_validations.clone());
+        registry.register(
+            "token_validations",
+            "Token-mode validations, by result",
+            token_validations.clone(),
+        );
         let token_rate_limited = Counter::default();
-        registry.register("token_rate_limited", "Token-mode validation calls refused by the rate limit", token_rate_limited.clone());
+        registry.register(
+            "token_rate_limited",
+            "Token-mode validation calls refused by the rate limit",
+            token_rate_limited.clone(),
+        );
         let tokens_minted = Counter::default();
-        registry.register("tokens_minted", "Tokens minted through /tokens or the CLI", tokens_minted.clone());
+        registry.register(
+            "tokens_minted",
+            "Tokens minted through /tokens or the CLI",
+            tokens_minted.clone(),
+        );
         Self {
             registry,
             requests,
@@ -128,36 +164,66 @@ impl Metrics {
 
     /// The series of one route (label = its prefix, or `none` for unmatched requests).
     pub fn route(&self, route: &str) -> RouteMetrics {
-        let by_class = STATUS_CLASSES.map(|status| self.requests.get_or_create(&RequestLabels { route: route.to_owned(), status }).clone());
-        let duration = self.duration.get_or_create(&RouteLabel { route: route.to_owned() }).clone();
+        let by_class = STATUS_CLASSES.map(|status| {
+            self.requests
+                .get_or_create(&RequestLabels {
+                    route: route.to_owned(),
+                    status,
+                })
+                .clone()
+        });
+        let duration = self
+            .duration
+            .get_or_create(&RouteLabel {
+                route: route.to_owned(),
+            })
+            .clone();
         RouteMetrics { by_class, duration }
     }
 
     /// The error counters of one upstream, in the order of [`UPSTREAM_ERROR_KINDS`].
     pub fn upstream_errors(&self, upstream: &str) -> [Counter; 4] {
-        UPSTREAM_ERROR_KINDS.map(|kind| self.upstream_errors.get_or_create(&UpstreamErrorLabels { upstream: upstream.to_owned(), kind }).clone())
+        UPSTREAM_ERROR_KINDS.map(|kind| {
+            self.upstream_errors
+                .get_or_create(&UpstreamErrorLabels {
+                    upstream: upstream.to_owned(),
+                    kind,
+                })
+                .clone()
+        })
     }
 
     pub fn open_connections(&self, listener: &'static str) -> Gauge {
-        self.open_connections.get_or_create(&ListenerLabel { listener }).clone()
+        self.open_connections
+            .get_or_create(&ListenerLabel { listener })
+            .clone()
     }
 
     pub fn signatures(&self, channel: &str) -> Counter {
-        self.signatures.get_or_create(&ChannelLabel { channel: channel.to_owned() }).clone()
+        self.signatures
+            .get_or_create(&ChannelLabel {
+                channel: channel.to_owned(),
+            })
+            .clone()
     }
 
     pub fn signing_refused(&self, reason: &'static str) {
-        self.signing_refused.get_or_create(&ReasonLabel { reason }).inc();
+        self.signing_refused
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
     }
 
     pub fn token_validation(&self, result: &'static str) {
-        self.token_validations.get_or_create(&ResultLabel { result }).inc();
+        self.token_validations
+            .get_or_create(&ResultLabel { result })
+            .inc();
     }
 
     /// The Prometheus text exposition.
     pub fn encode(&self) -> String {
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
         out
     }
 }

@@ -45,7 +45,9 @@ impl Listeners {
     /// Binds `server.listen`, and `http_listen` / `admin_listen` when set.
     pub async fn bind(server: &ServerConfig) -> Result<Self, RunError> {
         async fn one(addr: SocketAddr) -> Result<TcpListener, RunError> {
-            TcpListener::bind(addr).await.map_err(|source| RunError::Bind { addr, source })
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| RunError::Bind { addr, source })
         }
         let https = one(server.listen).await?;
         let http = match server.http_listen {
@@ -72,7 +74,11 @@ impl Listeners {
 
 /// Serves `config` on `listeners` until `shutdown` completes, then stops accepting, lets
 /// in-flight requests finish within `server.shutdown_grace`, and returns.
-pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), RunError> {
+pub async fn run(
+    config: Config,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
     run_with_metrics(config, listeners, Arc::new(Metrics::new()), shutdown).await
 }
 
@@ -107,29 +113,64 @@ pub async fn run_with_metrics(
         open: metrics.open_connections(listener_name),
     };
     let graceful = GracefulShutdown::new();
-    let admin_state = Arc::new(AdminState { gateway: gateway.clone(), metrics: metrics.clone(), ready: false.into() });
+    let admin_state = Arc::new(AdminState {
+        gateway: gateway.clone(),
+        metrics: metrics.clone(),
+        ready: false.into(),
+    });
 
     tracing::info!(https = %listeners.https_addr(), http = ?listeners.http_addr(), admin = ?listeners.admin_addr(), "cec-gateway serving");
     let https = accept_loop(
-        accept(listeners.https, Some(acceptor), Role::Public { gateway: gateway.clone(), scheme: "https" }, "https", slots.clone()),
+        accept(
+            listeners.https,
+            Some(acceptor),
+            Role::Public {
+                gateway: gateway.clone(),
+                scheme: "https",
+            },
+            "https",
+            slots.clone(),
+        ),
         &graceful,
         stop_rx.clone(),
     );
     let http = async {
         if let Some(l) = listeners.http {
             let role = if server.http_redirect {
-                Role::Redirect { gateway: gateway.clone(), https_port }
+                Role::Redirect {
+                    gateway: gateway.clone(),
+                    https_port,
+                }
             } else {
-                Role::Public { gateway: gateway.clone(), scheme: "http" }
+                Role::Public {
+                    gateway: gateway.clone(),
+                    scheme: "http",
+                }
             };
-            accept_loop(accept(l, None, role, "http", slots.clone()), &graceful, stop_rx.clone()).await;
+            accept_loop(
+                accept(l, None, role, "http", slots.clone()),
+                &graceful,
+                stop_rx.clone(),
+            )
+            .await;
         }
     };
     let admin = async {
         if let Some(l) = listeners.admin {
             // The admin listener has its own small budget so a flood on the public side
             // cannot lock operators out of /metrics.
-            accept_loop(accept(l, None, Role::Admin(admin_state.clone()), "admin", Arc::new(Semaphore::new(64))), &graceful, stop_rx.clone()).await;
+            accept_loop(
+                accept(
+                    l,
+                    None,
+                    Role::Admin(admin_state.clone()),
+                    "admin",
+                    Arc::new(Semaphore::new(64)),
+                ),
+                &graceful,
+                stop_rx.clone(),
+            )
+            .await;
         }
     };
     admin_state.ready.store(true, Ordering::Release);
@@ -137,7 +178,10 @@ pub async fn run_with_metrics(
 
     admin_state.ready.store(false, Ordering::Release);
     tracing::info!(grace = ?server.shutdown_grace, "shutting down: draining in-flight requests");
-    if tokio::time::timeout(server.shutdown_grace, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(server.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!(grace = ?server.shutdown_grace, "grace period over; closing the remaining connections");
     }
     Ok(())

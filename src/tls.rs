@@ -28,7 +28,9 @@ pub enum TlsError {
         #[source]
         source: rustls_pki_types::pem::Error,
     },
-    #[error("{missing} is missing but {present} exists: restore it, or remove both to let self_signed generate a new pair")]
+    #[error(
+        "{missing} is missing but {present} exists: restore it, or remove both to let self_signed generate a new pair"
+    )]
     HalfPair { missing: PathBuf, present: PathBuf },
     #[error("cannot generate a self-signed certificate: {0}")]
     Generate(#[source] rcgen::Error),
@@ -55,24 +57,38 @@ pub fn ensure_pair(tls: &TlsConfig, hostnames: &[String]) -> Result<PairOrigin, 
     match (cert, key) {
         (true, true) => return Ok(PairOrigin::Existing),
         (true, false) if tls.self_signed => {
-            return Err(TlsError::HalfPair { missing: tls.key.clone(), present: tls.cert.clone() });
+            return Err(TlsError::HalfPair {
+                missing: tls.key.clone(),
+                present: tls.cert.clone(),
+            });
         }
         (false, true) if tls.self_signed => {
-            return Err(TlsError::HalfPair { missing: tls.cert.clone(), present: tls.key.clone() });
+            return Err(TlsError::HalfPair {
+                missing: tls.cert.clone(),
+                present: tls.key.clone(),
+            });
         }
         (false, false) if tls.self_signed => {}
         // Not self-signed: loading reports the missing file.
         _ => return Ok(PairOrigin::Existing),
     }
-    let generated = rcgen::generate_simple_self_signed(hostnames.to_vec()).map_err(TlsError::Generate)?;
+    let generated =
+        rcgen::generate_simple_self_signed(hostnames.to_vec()).map_err(TlsError::Generate)?;
     write_file(&tls.cert, generated.cert.pem().as_bytes(), 0o644)?;
-    write_file(&tls.key, generated.signing_key.serialize_pem().as_bytes(), 0o600)?;
+    write_file(
+        &tls.key,
+        generated.signing_key.serialize_pem().as_bytes(),
+        0o600,
+    )?;
     Ok(PairOrigin::Generated)
 }
 
 /// Writes `bytes` to a new file with `mode`, creating parent directories.
 pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), TlsError> {
-    let err = |source| TlsError::Write { path: path.to_path_buf(), source };
+    let err = |source| TlsError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(err)?;
     }
@@ -94,7 +110,10 @@ pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), TlsError> 
 pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|source| TlsError::Cert { path: path.to_path_buf(), source })?;
+        .map_err(|source| TlsError::Cert {
+            path: path.to_path_buf(),
+            source,
+        })?;
     if certs.is_empty() {
         return Err(TlsError::NoCert(path.to_path_buf()));
     }
@@ -104,12 +123,18 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError>
 /// The rustls server configuration for the public listener.
 pub fn server_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>, TlsError> {
     let certs = load_certs(&tls.cert)?;
-    let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|source| TlsError::Key { path: tls.key.clone(), source })?;
+    let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|source| TlsError::Key {
+        path: tls.key.clone(),
+        source,
+    })?;
     server_config_from(certs, key)
 }
 
 /// The rustls server configuration for a certificate chain and key already in memory.
-pub fn server_config_from(certs: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> Result<Arc<ServerConfig>, TlsError> {
+pub fn server_config_from(
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<Arc<ServerConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -130,7 +155,11 @@ mod tests {
     #[test]
     fn generates_a_pair_with_a_private_key_file() {
         let dir = std::env::temp_dir().join(format!("cec-gw-tls-{}", std::process::id()));
-        let tls = TlsConfig { cert: dir.join("gw.crt"), key: dir.join("gw.key"), self_signed: true };
+        let tls = TlsConfig {
+            cert: dir.join("gw.crt"),
+            key: dir.join("gw.key"),
+            self_signed: true,
+        };
         let hosts = vec!["localhost".to_string(), "127.0.0.1".to_string()];
         assert_eq!(ensure_pair(&tls, &hosts).unwrap(), PairOrigin::Generated);
         assert_eq!(ensure_pair(&tls, &hosts).unwrap(), PairOrigin::Existing);
@@ -141,9 +170,15 @@ mod tests {
             assert_eq!(mode, 0o600);
         }
         let config = server_config(&tls).unwrap();
-        assert_eq!(config.alpn_protocols, vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
+        assert_eq!(
+            config.alpn_protocols,
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        );
         std::fs::remove_file(&tls.key).unwrap();
-        assert!(matches!(ensure_pair(&tls, &hosts), Err(TlsError::HalfPair { .. })));
+        assert!(matches!(
+            ensure_pair(&tls, &hosts),
+            Err(TlsError::HalfPair { .. })
+        ));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -18,8 +18,15 @@ pub fn tunnel(client: OnUpgrade, upstream: OnUpgrade, request_id: String) {
         let mut client = TokioIo::new(client);
         let mut upstream = TokioIo::new(upstream);
         match tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
-            Ok((up, down)) => tracing::debug!(request_id, bytes_up = up, bytes_down = down, "upgraded connection closed"),
-            Err(e) => tracing::debug!(request_id, error = %e, "upgraded connection ended with an error"),
+            Ok((up, down)) => tracing::debug!(
+                request_id,
+                bytes_up = up,
+                bytes_down = down,
+                "upgraded connection closed"
+            ),
+            Err(e) => {
+                tracing::debug!(request_id, error = %e, "upgraded connection ended with an error")
+            }
         }
     });
 }

@@ -62,15 +62,25 @@ impl Upstream {
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         if let Some(path) = &cfg.ca {
-            let certs = load_certs(path).map_err(|source| UpstreamError::Ca { name: cfg.name.clone(), source })?;
+            let certs = load_certs(path).map_err(|source| UpstreamError::Ca {
+                name: cfg.name.clone(),
+                source,
+            })?;
             for cert in certs {
-                roots.add(cert).map_err(|source| UpstreamError::BadCa { name: cfg.name.clone(), path: path.clone(), source })?;
+                roots.add(cert).map_err(|source| UpstreamError::BadCa {
+                    name: cfg.name.clone(),
+                    path: path.clone(),
+                    source,
+                })?;
             }
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|source| UpstreamError::Tls { name: cfg.name.clone(), source })?
+            .map_err(|source| UpstreamError::Tls {
+                name: cfg.name.clone(),
+                source,
+            })?
             .with_root_certificates(roots)
             .with_no_client_auth();
 
@@ -90,7 +100,8 @@ impl Upstream {
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .build(connector);
-        let authority = HeaderValue::from_str(&cfg.origin.authority()).expect("a parsed origin is a valid Host value");
+        let authority = HeaderValue::from_str(&cfg.origin.authority())
+            .expect("a parsed origin is a valid Host value");
         Ok(Self {
             name: cfg.name.clone(),
             origin: cfg.origin.clone(),

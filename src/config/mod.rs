@@ -4,6 +4,9 @@
 //! variables or files, never inline) into [`SecretKey`]s; nothing past this module sees a raw
 //! string from the file.
 
+// Configuration errors happen once, at start-up; their size does not matter.
+#![allow(clippy::result_large_err)]
+
 mod error;
 mod raw;
 mod typed;
