@@ -10,7 +10,7 @@
 //! ```text
 //!   browser ──https://localhost:P──▶ gateway ── /service-cloud/ ──▶ mock CEC https://127.0.0.1:C
 //!      │                                    └── /  ───────────────▶ sample page http://127.0.0.1:S
-//!      └── (cross-origin) https://127.0.0.1:Q/?gateway=https://localhost:P ── sample page
+//!      └── (cross-origin, same site) https://localhost:Q/?gateway=https://localhost:P ── sample page
 //! ```
 
 pub mod assets;
@@ -24,7 +24,7 @@ pub mod verify;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -44,7 +44,7 @@ use pki::{DemoCa, PkiError};
 use site::Site;
 
 /// In [`DemoOptions::cors_origins`], stands for the cross-origin page's own origin
-/// (`https://127.0.0.1:<bound port>`), so that `page_listen` may use port 0.
+/// (`https://localhost:<bound port>` on loopback), so that `page_listen` may use port 0.
 pub const PAGE_ORIGIN: &str = "page";
 
 /// What to run.
@@ -54,7 +54,8 @@ pub struct DemoOptions {
     pub listen: SocketAddr,
     /// Where the certificates (and the rendered, secret-free config) go.
     pub state_dir: PathBuf,
-    /// Also serve the page on its own HTTPS origin, for the cross-origin flow.
+    /// Also serve the page on its own HTTPS origin, for the cross-origin flow (on loopback it
+    /// is browsed as `https://localhost:<port>`: same site as the gateway, another origin).
     pub page_listen: Option<SocketAddr>,
     /// Origins the gateway allows by CORS ([`PAGE_ORIGIN`] for the page's own).
     pub cors_origins: Vec<String>,
@@ -102,7 +103,7 @@ pub enum DemoError {
 pub struct DemoHandle {
     /// The gateway, as a browser should open it: `https://localhost:<port>`.
     pub gateway_url: String,
-    /// The cross-origin page, `https://127.0.0.1:<port>/?gateway=<gateway_url>`, if asked for.
+    /// The cross-origin page, `https://localhost:<port>/?gateway=<gateway_url>`, if asked for.
     pub page_url: Option<String>,
     /// The gateway's admin listener (`/healthz`, `/metrics`), if it has one.
     pub admin_url: Option<String>,
@@ -212,7 +213,7 @@ pub async fn start(
     // Everything from here on only spawns: nothing can fail half-started.
     let page_tls = match &page_origin {
         Some(_) => Some(
-            ca.server_config(&["127.0.0.1", "localhost"])
+            ca.server_config(&["localhost", "127.0.0.1"])
                 .map_err(DemoError::Pki)?,
         ),
         None => None,
@@ -263,15 +264,17 @@ pub async fn start(
     })
 }
 
-/// `https://<host>:<port>` for a page bound to `addr` (an unspecified address is browsed on
-/// loopback).
+/// `https://<host>:<port>` for a page bound to `addr`. A loopback or unspecified address is
+/// browsed as `localhost`, the gateway's own host name: the page and the gateway are then
+/// cross-origin (other port) but same-site, like `www.example.com` and `chat.example.com`.
+/// A cross-site page would lose `ccmessaging-token`: Chromium blocks third-party cookies.
 fn origin_of(addr: SocketAddr) -> String {
-    let ip = match addr.ip() {
-        ip if ip.is_unspecified() && ip.is_ipv4() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        ip if ip.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    format!("https://{}", SocketAddr::new(ip, addr.port()))
+    let ip = addr.ip();
+    if ip.is_loopback() || ip.is_unspecified() {
+        format!("https://localhost:{}", addr.port())
+    } else {
+        format!("https://{addr}")
+    }
 }
 
 async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, DemoError> {
@@ -301,17 +304,13 @@ mod tests {
 
     #[test]
     fn page_origins() {
+        for local in ["127.0.0.1:9443", "0.0.0.0:9443", "[::]:9443", "[::1]:9443"] {
+            let addr = local.parse().expect("addr");
+            assert_eq!(origin_of(addr), "https://localhost:9443", "{local}");
+        }
         assert_eq!(
-            origin_of("127.0.0.1:9443".parse().expect("addr")),
-            "https://127.0.0.1:9443"
-        );
-        assert_eq!(
-            origin_of("0.0.0.0:9443".parse().expect("addr")),
-            "https://127.0.0.1:9443"
-        );
-        assert_eq!(
-            origin_of("[::]:9443".parse().expect("addr")),
-            "https://[::1]:9443"
+            origin_of("192.0.2.7:9443".parse().expect("addr")),
+            "https://192.0.2.7:9443"
         );
     }
 

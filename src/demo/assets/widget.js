@@ -24,10 +24,13 @@
   var bubble = el("button", { id: "cec-chat-bubble", type: "button", title: "Chat with us", "aria-label": "Chat with us" }, {
     position: "fixed", right: "24px", bottom: "24px", width: "56px", height: "56px",
     borderRadius: "50%", border: "none", background: "#1677ff", color: "#fff",
-    fontSize: "26px", lineHeight: "56px", cursor: "pointer", zIndex: "2147483000",
+    display: "flex", alignItems: "center", justifyContent: "center", padding: "0",
+    cursor: "pointer", zIndex: "2147483000",
     boxShadow: "0 4px 12px rgba(0,0,0,.3)"
   });
-  bubble.textContent = "\u{1F4AC}";
+  // A speech-bubble icon (a static string: nothing from the request goes into innerHTML).
+  bubble.innerHTML = '<svg viewBox="0 0 24 24" width="28" height="28" aria-hidden="true">' +
+    '<path fill="#fff" d="M4 3h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H10l-5 4v-4H4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z"/></svg>';
 
   var panel = el("div", { id: "cec-chat-panel", role: "dialog", "aria-label": "Chat" }, {
     position: "fixed", right: "24px", bottom: "92px", width: "300px", display: "none",
