@@ -180,12 +180,22 @@ async function expectOk(page, context) {
   await page.locator("#cec-chat-input").fill(opts.message);
   await page.locator("#cec-chat-send").click();
   const reply = `echo: ${opts.message}`;
-  await page.locator("#cec-chat-messages li", { hasText: reply }).first().waitFor({ state: "visible" });
+  const cookies = async () => {
+    const all = await context.cookies();
+    seen.cookies = all.map((c) => ({ name: c.name, domain: c.domain, path: c.path, secure: c.secure, httpOnly: c.httpOnly, sameSite: c.sameSite }));
+    return all;
+  };
+  try {
+    await page.locator("#cec-chat-messages li", { hasText: reply }).first().waitFor({ state: "visible" });
+  } catch (err) {
+    const chat = await page.locator("#cec-chat-messages").innerText().catch(() => "?");
+    const names = (await cookies()).map((c) => `${c.name}@${c.domain}`).join(", ") || "none";
+    throw new Error(`no "${reply}" (${err.message.split("\n")[0]}); the chat shows: ${JSON.stringify(chat)}; cookies: ${names}`);
+  }
   seen.echoed = true;
 
-  const cookies = await context.cookies();
-  seen.cookies = cookies.map((c) => ({ name: c.name, domain: c.domain, path: c.path, secure: c.secure, httpOnly: c.httpOnly, sameSite: c.sameSite }));
-  const tokens = cookies.filter((c) => c.name === "ccmessaging-token");
+  const all = await cookies();
+  const tokens = all.filter((c) => c.name === "ccmessaging-token");
   const bare = (domain) => domain.replace(/^\./, "");
   if (tokens.length === 0) fail("no ccmessaging-token cookie in the browser");
   for (const c of tokens) {
