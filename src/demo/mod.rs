@@ -191,6 +191,16 @@ pub async fn start(
         })
         .collect();
 
+    let page_tls = match &page_origin {
+        Some(_) => Some(
+            ca.server_config(&["localhost", "127.0.0.1"])
+                .map_err(DemoError::Pki)?,
+        ),
+        None => None,
+    };
+    let mock_tls = ca
+        .server_config(&["localhost", "127.0.0.1"])
+        .map_err(DemoError::Pki)?;
     let text = gateway_config::render(&gateway_config::Plan {
         listen: opts.listen,
         state_dir: &state_dir,
@@ -211,16 +221,6 @@ pub async fn start(
     let admin_url = listeners.admin_addr().map(|a| format!("http://{a}"));
 
     // Everything from here on only spawns: nothing can fail half-started.
-    let page_tls = match &page_origin {
-        Some(_) => Some(
-            ca.server_config(&["localhost", "127.0.0.1"])
-                .map_err(DemoError::Pki)?,
-        ),
-        None => None,
-    };
-    let mock_tls = ca
-        .server_config(&["localhost", "127.0.0.1"])
-        .map_err(DemoError::Pki)?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop = Arc::new(stop_tx);
     let forwarder = tokio::spawn({
