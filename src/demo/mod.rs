@@ -1,1 +1,323 @@
-//! placeholder
+//! `cec-gateway demo`: the whole web-chat flow on one machine, without a CEC account.
+//!
+//! [`start`] runs three things on loopback and returns once they listen:
+//! - a mock CEC over HTTPS ([`mock_cec`]) with a per-run CA ([`pki`]) that verifies auth-v2
+//!   signatures with its own verifier ([`verify`]) and answers a small chat widget;
+//! - the enterprise's sample page ([`site`]), the vendor's `index.html` without any secret;
+//! - the real gateway ([`crate::run`]), configured from rendered TOML ([`gateway_config`]) with a
+//!   random per-run channel secret that the mock knows and nothing ever prints.
+//!
+//! ```text
+//!   browser ──https://localhost:P──▶ gateway ── /service-cloud/ ──▶ mock CEC https://127.0.0.1:C
+//!      │                                    └── /  ───────────────▶ sample page http://127.0.0.1:S
+//!      └── (cross-origin, same site) https://localhost:Q/?gateway=https://localhost:P ── sample page
+//! ```
+
+pub mod assets;
+mod banner;
+pub mod gateway_config;
+pub mod mock_cec;
+pub mod pki;
+pub mod serve;
+pub mod site;
+pub mod verify;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::{JoinError, JoinHandle};
+
+pub use banner::banner;
+
+use crate::config::{Config, ConfigError};
+use crate::secret::{MAX_SIGNING_SECRET_LEN, SecretKey};
+use crate::{Listeners, RunError};
+use mock_cec::MockCec;
+use pki::{DemoCa, PkiError};
+use site::Site;
+
+/// In [`DemoOptions::cors_origins`], stands for the cross-origin page's own origin
+/// (`https://localhost:<bound port>` on loopback), so that `page_listen` may use port 0.
+pub const PAGE_ORIGIN: &str = "page";
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// The gateway's HTTPS listener; browse it as `https://localhost:<port>`.
+    pub listen: SocketAddr,
+    /// Where the certificates (and the rendered, secret-free config) go.
+    pub state_dir: PathBuf,
+    /// Also serve the page on its own HTTPS origin, for the cross-origin flow (on loopback it
+    /// is browsed as `https://localhost:<port>`: same site as the gateway, another origin).
+    pub page_listen: Option<SocketAddr>,
+    /// Origins the gateway allows by CORS ([`PAGE_ORIGIN`] for the page's own).
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8443)),
+            state_dir: PathBuf::from(".demo"),
+            page_listen: None,
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+/// Why the demo could not start, or how it ended.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("cannot use the demo state directory {}: {source}", path.display())]
+    StateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("demo certificates: {0}")]
+    Pki(#[source] PkiError),
+    #[error("cannot listen for the {what} on {addr}: {source}")]
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the demo's gateway configuration was refused: {0}")]
+    Config(#[source] Box<ConfigError>),
+    #[error("gateway: {0}")]
+    Gateway(#[source] RunError),
+    #[error("a demo task failed: {0}")]
+    Task(#[source] JoinError),
+}
+
+/// A running demo. Dropping it leaves everything running until the shutdown future completes;
+/// [`DemoHandle::wait`] waits for that.
+pub struct DemoHandle {
+    /// The gateway, as a browser should open it: `https://localhost:<port>`.
+    pub gateway_url: String,
+    /// The cross-origin page, `https://localhost:<port>/?gateway=<gateway_url>`, if asked for.
+    pub page_url: Option<String>,
+    /// The gateway's admin listener (`/healthz`, `/metrics`), if it has one.
+    pub admin_url: Option<String>,
+    /// The mock CEC (it only answers signed requests, and only from the gateway).
+    pub mock_cec_url: String,
+    /// Origins the gateway allows by CORS, as configured.
+    pub cors_origins: Vec<String>,
+    /// Absolute state directory.
+    pub state_dir: PathBuf,
+    stop: Arc<watch::Sender<bool>>,
+    forwarder: JoinHandle<()>,
+    gateway: JoinHandle<Result<(), RunError>>,
+    servers: Vec<JoinHandle<()>>,
+}
+
+impl DemoHandle {
+    /// Stops everything now, as if the shutdown future had completed.
+    pub fn stop(&self) {
+        self.stop.send_replace(true);
+    }
+
+    /// Waits until the gateway and the demo servers have stopped. If the gateway stops by
+    /// itself (an error), the demo servers are stopped too.
+    pub async fn wait(self) -> Result<(), DemoError> {
+        let gateway = self.gateway.await;
+        self.stop.send_replace(true);
+        let mut servers = Ok(());
+        for server in self.servers {
+            if let Err(error) = server.await {
+                servers = servers.and(Err(DemoError::Task(error)));
+            }
+        }
+        self.forwarder.abort();
+        gateway
+            .map_err(DemoError::Task)?
+            .map_err(DemoError::Gateway)?;
+        servers
+    }
+}
+
+/// Starts the mock CEC, the sample page and the gateway; returns once all of them listen.
+/// Prints nothing (see [`banner`]). Everything stops when `shutdown` completes.
+pub async fn start(
+    opts: DemoOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<DemoHandle, DemoError> {
+    let state_dir = std::path::absolute(&opts.state_dir)
+        .and_then(|dir| std::fs::create_dir_all(&dir).map(|()| dir))
+        .map_err(|source| DemoError::StateDir {
+            path: opts.state_dir.clone(),
+            source,
+        })?;
+
+    // The channel secret: random per run, shared by the gateway and the mock, never shown.
+    let secret_text: String = rand::rng()
+        .sample_iter(Alphanumeric)
+        .take(MAX_SIGNING_SECRET_LEN)
+        .map(char::from)
+        .collect();
+    let secret =
+        SecretKey::signing(&secret_text).expect("43 ASCII alphanumerics are a valid secretKey");
+
+    let ca = DemoCa::generate().map_err(DemoError::Pki)?;
+    let ca_path = state_dir.join(gateway_config::CA_FILE);
+    write(&ca_path, ca.cert_pem())?;
+    let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    let mock_listener = bind("mock CEC", loopback).await?;
+    let site_listener = bind("sample page", loopback).await?;
+    let page_listener = match opts.page_listen {
+        Some(addr) => Some(bind("cross-origin page", addr).await?),
+        None => None,
+    };
+    let mock_addr = local_addr("mock CEC", &mock_listener)?;
+    let site_addr = local_addr("sample page", &site_listener)?;
+    let page_origin = match &page_listener {
+        Some(listener) => Some(origin_of(local_addr("cross-origin page", listener)?)),
+        None => None,
+    };
+    let cors_origins: Vec<String> = opts
+        .cors_origins
+        .iter()
+        .map(|o| match (o.as_str(), &page_origin) {
+            (PAGE_ORIGIN, Some(page)) => page.clone(),
+            _ => o.clone(),
+        })
+        .collect();
+
+    let page_tls = match &page_origin {
+        Some(_) => Some(
+            ca.server_config(&["localhost", "127.0.0.1"])
+                .map_err(DemoError::Pki)?,
+        ),
+        None => None,
+    };
+    let mock_tls = ca
+        .server_config(&["localhost", "127.0.0.1"])
+        .map_err(DemoError::Pki)?;
+    let text = gateway_config::render(&gateway_config::Plan {
+        listen: opts.listen,
+        state_dir: &state_dir,
+        mock_cec: mock_addr,
+        site: site_addr,
+        cors_origins: &cors_origins,
+    });
+    let config_path = state_dir.join(gateway_config::CONFIG_FILE);
+    write(&config_path, &text)?;
+    let env = |name: &str| (name == gateway_config::SECRET_ENV).then(|| secret_text.clone());
+    let config =
+        Config::parse(&text, &config_path, &env).map_err(|e| DemoError::Config(Box::new(e)))?;
+    drop(secret_text);
+    let listeners = Listeners::bind(&config.server)
+        .await
+        .map_err(DemoError::Gateway)?;
+    let gateway_url = format!("https://localhost:{}", listeners.https_addr().port());
+    let admin_url = listeners.admin_addr().map(|a| format!("http://{a}"));
+
+    // Everything from here on only spawns: nothing can fail half-started.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stop = Arc::new(stop_tx);
+    let forwarder = tokio::spawn({
+        let stop = Arc::clone(&stop);
+        async move {
+            shutdown.await;
+            stop.send_replace(true);
+        }
+    });
+    let mock = Arc::new(MockCec::new(HashMap::from([(
+        site::CHANNEL_CONFIG_ID.to_owned(),
+        secret,
+    )])));
+    let mut servers = vec![
+        tokio::spawn(mock.serve(mock_listener, mock_tls, stop_rx.clone())),
+        tokio::spawn(Site::new().serve(site_listener, None, stop_rx.clone())),
+    ];
+    if let (Some(listener), Some(tls)) = (page_listener, page_tls) {
+        servers.push(tokio::spawn(Site::new().serve(
+            listener,
+            Some(tls),
+            stop_rx.clone(),
+        )));
+    }
+    let mut gateway_stop = stop_rx;
+    let gateway = tokio::spawn(crate::run(config, listeners, async move {
+        serve::stopped(&mut gateway_stop).await;
+    }));
+
+    Ok(DemoHandle {
+        page_url: page_origin.map(|origin| format!("{origin}/?gateway={gateway_url}")),
+        gateway_url,
+        admin_url,
+        mock_cec_url: format!("https://{mock_addr}"),
+        cors_origins,
+        state_dir,
+        stop,
+        forwarder,
+        gateway,
+        servers,
+    })
+}
+
+/// `https://<host>:<port>` for a page bound to `addr`. A loopback or unspecified address is
+/// browsed as `localhost`, the gateway's own host name: the page and the gateway are then
+/// cross-origin (other port) but same-site, like `www.example.com` and `chat.example.com`.
+/// A cross-site page would lose `ccmessaging-token`: Chromium blocks third-party cookies.
+fn origin_of(addr: SocketAddr) -> String {
+    let ip = addr.ip();
+    if ip.is_loopback() || ip.is_unspecified() {
+        format!("https://localhost:{}", addr.port())
+    } else {
+        format!("https://{addr}")
+    }
+}
+
+async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, DemoError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| DemoError::Bind { what, addr, source })
+}
+
+fn local_addr(what: &'static str, listener: &TcpListener) -> Result<SocketAddr, DemoError> {
+    listener.local_addr().map_err(|source| DemoError::Bind {
+        what,
+        addr: SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+        source,
+    })
+}
+
+fn write(path: &std::path::Path, text: &str) -> Result<(), DemoError> {
+    std::fs::write(path, text).map_err(|source| DemoError::StateDir {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_origins() {
+        for local in ["127.0.0.1:9443", "0.0.0.0:9443", "[::]:9443", "[::1]:9443"] {
+            let addr = local.parse().expect("addr");
+            assert_eq!(origin_of(addr), "https://localhost:9443", "{local}");
+        }
+        assert_eq!(
+            origin_of("192.0.2.7:9443".parse().expect("addr")),
+            "https://192.0.2.7:9443"
+        );
+    }
+
+    #[test]
+    fn options_default_to_localhost_8443() {
+        let opts = DemoOptions::default();
+        assert_eq!(opts.listen, "127.0.0.1:8443".parse().expect("addr"));
+        assert!(opts.page_listen.is_none() && opts.cors_origins.is_empty());
+    }
+}
