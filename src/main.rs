@@ -158,9 +158,17 @@ async fn cli_main(cli: Cli) -> Result<(), String> {
             println!("{}", minted.token);
             Ok(())
         }
-        Command::Demo { listen } => cec_gateway::demo::cli(listen, shutdown_signal())
-            .await
-            .map_err(|e| e.to_string()),
+        Command::Demo { listen } => {
+            let options = cec_gateway::demo::DemoOptions {
+                listen,
+                ..Default::default()
+            };
+            let demo = cec_gateway::demo::start(options, shutdown_signal())
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{}", cec_gateway::demo::banner(&demo));
+            demo.wait().await.map_err(|e| e.to_string())
+        }
     }
 }
 
