@@ -248,14 +248,13 @@ async fn self_signed_pair_is_generated_for_the_hostnames() {
     let cert_path = gw.dir.0.join("new/self.crt");
     let mut roots = rustls::RootCertStore::empty();
     for _ in 0..100 {
-        if let Ok(pem) = std::fs::read(&cert_path) {
-            if !pem.is_empty() {
-                use rustls_pki_types::pem::PemObject;
-                if let Ok(c) = rustls_pki_types::CertificateDer::from_pem_slice(&pem) {
-                    roots.add(c).unwrap();
-                    break;
-                }
-            }
+        use rustls_pki_types::pem::PemObject;
+        let cert = std::fs::read(&cert_path)
+            .ok()
+            .and_then(|pem| rustls_pki_types::CertificateDer::from_pem_slice(&pem).ok());
+        if let Some(c) = cert {
+            roots.add(c).unwrap();
+            break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
