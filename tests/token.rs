@@ -1,0 +1,247 @@
+//! Token mode through the real server: the vendor's response format on the public listener,
+//! `/tokens` only on the admin listener, the per-source rate limit and `allowed_callers`
+//! (a second loopback address, 127.0.0.2, plays another caller), and a token minted by PyJWT.
+
+mod support;
+
+use std::net::IpAddr;
+
+use http::{Method, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use support::*;
+
+const KEY: &str = "token-test-key-0123456789-abcdefghijklmnop";
+const VALIDATE: &str = "/rest/cc-messaging/v1/thirdparty/chatThirdPartyValidate";
+
+fn config(up: &MockUpstream, token: &str) -> String {
+    format!(
+        "{}\n[token]\nsecret_env = \"TOKEN_KEY\"\n{token}\n",
+        base_config(&up.url())
+    )
+}
+
+/// An HTTPS client whose connections come from `local` (127.0.0.1 or 127.0.0.2).
+fn client_from(ca: &TestCa, local: IpAddr) -> HttpsClient {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_local_address(Some(local));
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(ca.client_config(&[]))
+        .https_only()
+        .enable_http1()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new()).build(connector)
+}
+
+async fn validate(
+    c: &HttpsClient,
+    gw: &Gateway,
+    token: &str,
+    user_id: &str,
+    user_name: &str,
+    tenant: &str,
+) -> Got {
+    let b = serde_json::json!({ "Token": token, "userName": user_name, "userId": user_id, "tenantSpaceId": tenant });
+    post(c, &gw.url(VALIDATE), b.to_string()).await
+}
+
+async fn mint(gw: &Gateway, user_id: &str, user_name: &str, tenant: &str) -> String {
+    let b =
+        serde_json::json!({ "userId": user_id, "userName": user_name, "tenantSpaceId": tenant });
+    let (status, text) = admin_request(gw, Method::POST, "/tokens", &b.to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let j: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(j["expiresAt"].as_u64().unwrap() > 1_700_000_000);
+    j["token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn minted_tokens_validate_in_the_vendor_format_and_nothing_else_does() {
+    let ca = TestCa::new();
+    let up = MockUpstream::ok(&ca).await;
+    let gw = Gateway::start_with_env(&ca, &config(&up, ""), &[("TOKEN_KEY", KEY)]).await;
+    let c = client(&ca, false);
+    let token = mint(&gw, "10010001", "Tom", "202007159031").await;
+
+    let ok = validate(&c, &gw, &token, "10010001", "Tom", "202007159031").await;
+    assert_eq!(ok.status, StatusCode::OK);
+    assert_eq!(ok.text(), r#"{"retCode":0,"message":"validate success"}"#);
+    assert_eq!(ok.headers["content-type"], "application/json");
+
+    let failed = r#"{"retCode":1,"message":"validate failed"}"#;
+    for (t, id, name, tenant) in [
+        (token.as_str(), "10010002", "Tom", "202007159031"),
+        (token.as_str(), "10010001", "Tom ", "202007159031"),
+        (token.as_str(), "10010001", "Tom", "1"),
+        ("not.a.token", "10010001", "Tom", "202007159031"),
+        (&token[..token.len() - 3], "10010001", "Tom", "202007159031"),
+    ] {
+        let got = validate(&c, &gw, t, id, name, tenant).await;
+        assert_eq!(
+            (got.status, got.text()),
+            (StatusCode::OK, failed),
+            "{id} {name} {tenant}"
+        );
+    }
+    let bad = post(&c, &gw.url(VALIDATE), "{not json").await;
+    assert_eq!(bad.json()["retCode"], 2);
+    assert_eq!(
+        get(&c, &gw.url(VALIDATE)).await.status,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+
+    // Minting lives on the admin listener only.
+    let public = post(
+        &c,
+        &gw.url("/tokens"),
+        r#"{"userId":"1","userName":"x","tenantSpaceId":"2"}"#,
+    )
+    .await;
+    assert_eq!(public.status, StatusCode::NOT_FOUND);
+    assert!(public.json().get("token").is_none());
+    assert!(
+        up.requests().is_empty(),
+        "nothing of token mode reaches the upstream"
+    );
+
+    let (_, metrics) = admin_get(&gw, "/metrics").await;
+    for line in [
+        r#"cec_gateway_token_validations_total{result="valid"} 1"#,
+        r#"cec_gateway_token_validations_total{result="invalid"} 5"#,
+        r#"cec_gateway_token_validations_total{result="bad_request"} 1"#,
+        "cec_gateway_tokens_minted_total 1",
+    ] {
+        assert!(metrics.contains(line), "missing {line}\n{metrics}");
+    }
+    assert!(!metrics.contains(&token) && !metrics.contains(KEY));
+}
+
+#[tokio::test]
+async fn a_burst_beyond_the_rate_limit_is_refused_while_another_source_is_served() {
+    let ca = TestCa::new();
+    let up = MockUpstream::ok(&ca).await;
+    let gw = Gateway::start_with_env(
+        &ca,
+        &config(&up, "rate_limit = \"1/m\"\nrate_burst = 3"),
+        &[("TOKEN_KEY", KEY)],
+    )
+    .await;
+    let token = mint(&gw, "u1", "Ann", "t1").await;
+    let first = client_from(&ca, "127.0.0.1".parse().unwrap());
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let got = validate(&first, &gw, &token, "u1", "Ann", "t1").await;
+        statuses.push((got.status.as_u16(), got.json()["retCode"].as_i64().unwrap()));
+    }
+    assert_eq!(
+        statuses,
+        vec![(200, 0), (200, 0), (200, 0), (429, 3), (429, 3)]
+    );
+    let second = client_from(&ca, "127.0.0.2".parse().unwrap());
+    let got = validate(&second, &gw, &token, "u1", "Ann", "t1").await;
+    assert_eq!(
+        (got.status, got.json()["retCode"].as_i64()),
+        (StatusCode::OK, Some(0)),
+        "another source address is still served"
+    );
+    let (_, metrics) = admin_get(&gw, "/metrics").await;
+    assert!(
+        metrics.contains("cec_gateway_token_rate_limited_total 2"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn only_allowed_callers_reach_validation() {
+    let ca = TestCa::new();
+    let up = MockUpstream::ok(&ca).await;
+    let gw = Gateway::start_with_env(
+        &ca,
+        &config(&up, "allowed_callers = [\"127.0.0.2/32\"]"),
+        &[("TOKEN_KEY", KEY)],
+    )
+    .await;
+    let token = mint(&gw, "u1", "Ann", "t1").await;
+    let outsider = validate(
+        &client_from(&ca, "127.0.0.1".parse().unwrap()),
+        &gw,
+        &token,
+        "u1",
+        "Ann",
+        "t1",
+    )
+    .await;
+    assert_eq!(outsider.status, StatusCode::FORBIDDEN);
+    assert_ne!(outsider.json()["retCode"], 0);
+    let cec = validate(
+        &client_from(&ca, "127.0.0.2".parse().unwrap()),
+        &gw,
+        &token,
+        "u1",
+        "Ann",
+        "t1",
+    )
+    .await;
+    assert_eq!(cec.text(), r#"{"retCode":0,"message":"validate success"}"#);
+}
+
+#[tokio::test]
+async fn single_use_tokens_validate_once() {
+    let ca = TestCa::new();
+    let up = MockUpstream::ok(&ca).await;
+    let gw = Gateway::start_with_env(
+        &ca,
+        &config(&up, "single_use = true"),
+        &[("TOKEN_KEY", KEY)],
+    )
+    .await;
+    let c = client(&ca, false);
+    let token = mint(&gw, "u1", "Ann", "t1").await;
+    assert_eq!(
+        validate(&c, &gw, &token, "u1", "Ann", "t1").await.json()["retCode"],
+        0
+    );
+    assert_eq!(
+        validate(&c, &gw, &token, "u1", "Ann", "t1").await.json()["retCode"],
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_token_minted_by_pyjwt_validates_through_the_server() {
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/pyjwt_token.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let s = |k: &str| fixture[k].as_str().unwrap().to_owned();
+    let ca = TestCa::new();
+    let up = MockUpstream::ok(&ca).await;
+    let gw = Gateway::start_with_env(&ca, &config(&up, ""), &[("TOKEN_KEY", &s("secret"))]).await;
+    let c = client(&ca, true);
+    let got = validate(
+        &c,
+        &gw,
+        &s("token"),
+        &s("userId"),
+        &s("userName"),
+        &s("tenantSpaceId"),
+    )
+    .await;
+    assert_eq!(got.text(), r#"{"retCode":0,"message":"validate success"}"#);
+    let wrong = validate(
+        &c,
+        &gw,
+        &s("token"),
+        &s("userId"),
+        "Tom",
+        &s("tenantSpaceId"),
+    )
+    .await;
+    assert_eq!(wrong.json()["retCode"], 1);
+}
