@@ -47,12 +47,12 @@ impl AccessRecord {
         let elapsed = self.started.elapsed();
         self.metrics.observe(self.status, elapsed.as_secs_f64());
         tracing::info!(
-            target: "access",
-            request_id = %self.request_id,
+            target: crate::logging::ACCESS,
+            request_id = self.request_id.as_str(),
             peer = %self.peer,
-            method = %self.method,
-            route = %self.route,
-            path = %self.path,
+            method = self.method.as_str(),
+            route = self.route.as_str(),
+            path = self.path.as_str(),
             status = self.status,
             bytes,
             duration_ms = elapsed.as_secs_f64() * 1000.0,

@@ -32,6 +32,7 @@ pub mod error;
 pub mod forward;
 pub mod headers;
 pub mod listen;
+pub mod logging;
 pub mod metrics;
 pub mod rewrite;
 pub mod route;

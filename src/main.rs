@@ -7,6 +7,10 @@ use std::process::ExitCode;
 use cec_gateway::config::Config;
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// mimalloc: fewer cycles per allocation than glibc's malloc on the request path.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "cec-gateway",
@@ -72,8 +76,17 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.log_format);
-    let runtime = match tokio::runtime::Runtime::new() {
+    // Lines are batched and written by a background thread; the guard writes what is left.
+    let _log_guard = cec_gateway::logging::init(match cli.log_format {
+        LogFormat::Human => cec_gateway::logging::Format::Human,
+        LogFormat::Json => cec_gateway::logging::Format::Json,
+    });
+    // The proxy runs on its own worker threads (see `server`); this runtime only waits for
+    // signals, and hosts `demo`'s mock CEC and page.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cec-gateway: cannot start the runtime: {e}");
@@ -169,18 +182,6 @@ async fn cli_main(cli: Cli) -> Result<(), String> {
             println!("{}", cec_gateway::demo::banner(&demo));
             demo.wait().await.map_err(|e| e.to_string())
         }
-    }
-}
-
-fn init_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
     }
 }
 

@@ -1,0 +1,324 @@
+//! Logging set-up for the binary: `tracing` events, human-readable or one JSON object per
+//! line, appended whole to an in-memory batch that a background thread writes to stderr every
+//! 50 ms or when 64 KiB have gathered (like nginx's buffered `access_log`): a request never waits
+//! for a terminal or a disk, and no thread is woken per line. The access log (target `access`,
+//! one event per request) has its own layer that formats the line directly, without the general
+//! formatter's per-field machinery.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{EnvFilter, filter_fn};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// The target of the per-request access events.
+pub const ACCESS: &str = "access";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+/// Installs the global subscriber. Keep the guard until exit: dropping it writes what is left.
+pub fn init(format: Format) -> FlushGuard {
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let (writer, guard) = Batch::start(Box::new(std::io::stderr()));
+    // rustls warns once per connection about clients that send an IP address as SNI: noise.
+    let filter = || {
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,rustls=error"))
+    };
+    let not_access = filter_fn(|m| m.target() != ACCESS);
+    let general = tracing_subscriber::fmt::layer()
+        .with_writer(writer.clone())
+        .with_ansi(ansi);
+    let general = match format {
+        Format::Human => general.boxed(),
+        Format::Json => general.json().flatten_event(true).boxed(),
+    };
+    let access = AccessLayer { writer, format }.with_filter(filter_fn(|m| m.target() == ACCESS));
+    tracing_subscriber::registry()
+        .with(general.with_filter(not_access).with_filter(filter()))
+        .with(access.with_filter(filter()))
+        .init();
+    guard
+}
+
+/// Formats access events as one line each and hands them to the background writer.
+struct AccessLayer {
+    writer: Batch,
+    format: Format,
+}
+
+impl<S: Subscriber> Layer<S> for AccessLayer {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let mut line = String::with_capacity(256);
+        let now = time::OffsetDateTime::now_utc();
+        let (y, mo, d) = (now.year(), now.month() as u8, now.day());
+        let (h, mi, s, us) = (now.hour(), now.minute(), now.second(), now.microsecond());
+        let ts = format_args!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{us:06}Z");
+        match self.format {
+            Format::Human => {
+                let _ = write!(line, "{ts}  INFO access:");
+                event.record(&mut Human(&mut line));
+            }
+            Format::Json => {
+                let _ = write!(
+                    line,
+                    r#"{{"timestamp":"{ts}","level":"INFO","target":"access""#
+                );
+                event.record(&mut Json(&mut line));
+                line.push('}');
+            }
+        }
+        line.push('\n');
+        self.writer.append(line.as_bytes());
+    }
+}
+
+/// ` key=value` pairs.
+struct Human<'a>(&'a mut String);
+
+impl Visit for Human<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let _ = write!(self.0, " {}={value}", field.name());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        let _ = write!(self.0, " {}={value}", field.name());
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        let _ = write!(self.0, " {}={value}", field.name());
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        let _ = write!(self.0, " {}={value:.3}", field.name());
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        let _ = write!(self.0, " {}={value}", field.name());
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let _ = write!(self.0, " {}={value:?}", field.name());
+    }
+}
+
+/// `,"key":value` members; strings JSON-escaped.
+struct Json<'a>(&'a mut String);
+
+impl Json<'_> {
+    fn key(&mut self, field: &Field) {
+        let _ = write!(self.0, r#","{}":"#, field.name());
+    }
+    fn string(&mut self, s: &str) {
+        // serde_json's escaping, without an intermediate allocation for the common case.
+        if s.bytes()
+            .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f)
+        {
+            self.0.push('"');
+            self.0.push_str(s);
+            self.0.push('"');
+        } else {
+            self.0.push_str(&serde_json::Value::from(s).to_string());
+        }
+    }
+}
+
+impl Visit for Json<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.key(field);
+        self.string(value);
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.key(field);
+        let _ = write!(self.0, "{value}");
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.key(field);
+        let _ = write!(self.0, "{value}");
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.key(field);
+        if value.is_finite() {
+            let _ = write!(self.0, "{value:.3}");
+        } else {
+            self.0.push_str("null");
+        }
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.key(field);
+        let _ = write!(self.0, "{value}");
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.key(field);
+        self.string(&format!("{value:?}"));
+    }
+}
+
+/// Past this many bytes waiting (the output cannot keep up), new lines are dropped and counted.
+const MAX_PENDING: usize = 8 << 20;
+/// A batch is written at least this often.
+const FLUSH_EVERY: Duration = Duration::from_millis(50);
+/// A batch this large is written at once.
+const FLUSH_AT: usize = 64 << 10;
+
+struct Shared {
+    pending: Mutex<Vec<u8>>,
+    wake: Condvar,
+    closed: AtomicBool,
+    dropped: AtomicU64,
+}
+
+/// The shared line buffer: a `MakeWriter` for the formatter, appended to whole lines at a time.
+#[derive(Clone)]
+pub struct Batch(Arc<Shared>);
+
+/// Writes what is left and stops the writer thread when dropped.
+pub struct FlushGuard {
+    shared: Arc<Shared>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Batch {
+    /// The batch and its writer thread, writing to `out`.
+    pub fn start(mut out: Box<dyn std::io::Write + Send>) -> (Batch, FlushGuard) {
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Vec::with_capacity(FLUSH_AT)),
+            wake: Condvar::new(),
+            closed: AtomicBool::new(false),
+            dropped: AtomicU64::new(0),
+        });
+        let s = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("log-writer".into())
+            .spawn(move || {
+                let mut spare = Vec::with_capacity(FLUSH_AT);
+                loop {
+                    let closed = {
+                        let guard = s.pending.lock().unwrap_or_else(|p| p.into_inner());
+                        let (mut guard, _) = s
+                            .wake
+                            .wait_timeout(guard, FLUSH_EVERY)
+                            .unwrap_or_else(|p| p.into_inner());
+                        std::mem::swap(&mut *guard, &mut spare);
+                        s.closed.load(Ordering::Acquire)
+                    };
+                    let dropped = s.dropped.swap(0, Ordering::Relaxed);
+                    if dropped > 0 {
+                        let _ = writeln!(
+                            spare,
+                            "log: {dropped} lines dropped: the output could not keep up"
+                        );
+                    }
+                    if !spare.is_empty() {
+                        let _ = out.write_all(&spare).and_then(|()| out.flush());
+                        spare.clear();
+                    }
+                    if closed {
+                        return;
+                    }
+                }
+            })
+            .expect("spawning the log writer thread");
+        (
+            Batch(shared.clone()),
+            FlushGuard {
+                shared,
+                thread: Some(thread),
+            },
+        )
+    }
+
+    /// Appends whole lines.
+    pub fn append(&self, bytes: &[u8]) {
+        let mut pending = self.0.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if pending.len() + bytes.len() > MAX_PENDING {
+            self.0.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        pending.extend_from_slice(bytes);
+        if pending.len() >= FLUSH_AT {
+            self.0.wake.notify_one();
+        }
+    }
+}
+
+impl Drop for FlushGuard {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.wake.notify_one();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl std::io::Write for Batch {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.append(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Batch {
+    type Writer = Batch;
+    fn make_writer(&'a self) -> Batch {
+        self.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn lines_arrive_whole_and_in_order_and_the_guard_flushes() {
+        let sink = Sink::default();
+        let (batch, guard) = Batch::start(Box::new(sink.clone()));
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let b = batch.clone();
+                std::thread::spawn(move || {
+                    for i in 0..1000 {
+                        b.append(format!("thread {t} line {i:04}\n").as_bytes());
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        drop(guard);
+        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 4000);
+        for t in 0..4 {
+            let mine: Vec<&str> = text
+                .lines()
+                .filter(|l| l.starts_with(&format!("thread {t} ")))
+                .collect();
+            assert_eq!(mine.len(), 1000);
+            assert!(
+                mine.windows(2).all(|w| w[0] < w[1]),
+                "lines of one thread stay in order"
+            );
+        }
+    }
+}
