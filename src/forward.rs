@@ -48,11 +48,18 @@ pub struct Gateway {
     /// By channel index (configuration order).
     signatures: Vec<Counter>,
     pub(crate) metrics: Arc<Metrics>,
-    pub(crate) token: Option<crate::token::TokenService>,
+    /// Shared by every worker: one rate limiter and one single-use store per process.
+    pub(crate) token: Option<Arc<crate::token::TokenService>>,
 }
 
 impl Gateway {
-    pub fn new(config: Config, metrics: Arc<Metrics>) -> Result<Self, UpstreamError> {
+    /// Builds the state of one worker: its own pooled upstream clients (their connections live
+    /// on the worker's thread), the process-wide `metrics` and Token-mode `token` service.
+    pub fn new(
+        config: Config,
+        metrics: Arc<Metrics>,
+        token: Option<Arc<crate::token::TokenService>>,
+    ) -> Result<Self, UpstreamError> {
         let routes = RouteTable::new(&config.routes);
         let route_metrics = config
             .routes
@@ -70,7 +77,6 @@ impl Gateway {
             .flat_map(|s| &s.channels)
             .map(|c| metrics.signatures(&c.config_id))
             .collect();
-        let token = config.token.as_ref().map(crate::token::TokenService::new);
         Ok(Self {
             unmatched_metrics: metrics.route("none"),
             routes,

@@ -67,10 +67,6 @@ pub async fn accept_loop(a: Accept, graceful: &GracefulShutdown, mut stop: watch
         .max_concurrent_streams(256);
     let builder = Arc::new(builder);
     loop {
-        let permit = tokio::select! {
-            p = a.slots.clone().acquire_owned() => p.expect("the connection semaphore is never closed"),
-            _ = stopped(&mut stop) => break,
-        };
         let (tcp, peer) = tokio::select! {
             r = a.listener.accept() => match r {
                 Ok(x) => x,
@@ -81,6 +77,13 @@ pub async fn accept_loop(a: Accept, graceful: &GracefulShutdown, mut stop: watch
                     continue;
                 }
             },
+            _ = stopped(&mut stop) => break,
+        };
+        // Accept first, then wait for a slot: a connection waits in this worker, not in a socket
+        // backlog that only this worker drains, so a slot freed by any worker serves it
+        // (at most one connection per worker waits here).
+        let permit = tokio::select! {
+            p = a.slots.clone().acquire_owned() => p.expect("the connection semaphore is never closed"),
             _ = stopped(&mut stop) => break,
         };
         let _ = tcp.set_nodelay(true);

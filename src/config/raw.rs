@@ -53,6 +53,8 @@ pub(super) struct RawServer {
     pub tls_handshake_timeout: Option<S<String>>,
     #[serde(default)]
     pub max_connections: Option<S<i64>>,
+    #[serde(default)]
+    pub workers: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

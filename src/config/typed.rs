@@ -39,6 +39,8 @@ pub struct ServerConfig {
     pub header_read_timeout: Duration,
     pub tls_handshake_timeout: Duration,
     pub max_connections: usize,
+    /// Worker threads, each with its own event loop and upstream pools.
+    pub workers: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -279,6 +281,17 @@ pub(super) fn build(
         Some(v) => *v.get_ref() as usize,
         None => 10_000,
     };
+    let workers = match &s.workers {
+        Some(v) if !(1..=1024).contains(v.get_ref()) => {
+            return Err(ctx.err(
+                v.span(),
+                "server.workers",
+                invalid("count", &v.get_ref().to_string(), "1 to 1024"),
+            ));
+        }
+        Some(v) => *v.get_ref() as usize,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
     let server = ServerConfig {
         listen: addr(&s.listen, "server.listen", Some("0.0.0.0:8443"))?
             .expect("listen has a default"),
@@ -302,6 +315,7 @@ pub(super) fn build(
             Duration::from_secs(10),
         )?,
         max_connections,
+        workers,
     };
 
     let tls = match raw.tls {
