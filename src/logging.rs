@@ -98,7 +98,8 @@ impl Visit for Human<'_> {
         let _ = write!(self.0, " {}={value}", field.name());
     }
     fn record_f64(&mut self, field: &Field, value: f64) {
-        let _ = write!(self.0, " {}={value:.3}", field.name());
+        let _ = write!(self.0, " {}=", field.name());
+        fixed3(self.0, value);
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
         let _ = write!(self.0, " {}={value}", field.name());
@@ -106,6 +107,27 @@ impl Visit for Human<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         let _ = write!(self.0, " {}={value:?}", field.name());
     }
+}
+
+/// `value` with three decimals, by integer arithmetic (float formatting with a precision is
+/// slow, and every access line has one).
+fn fixed3(out: &mut String, value: f64) {
+    if !value.is_finite() || value.abs() >= 1e15 {
+        let _ = write!(out, "{value}");
+        return;
+    }
+    let thousandths = (value.abs() * 1000.0).round() as u64;
+    let sign = if value < 0.0 && thousandths > 0 {
+        "-"
+    } else {
+        ""
+    };
+    let _ = write!(
+        out,
+        "{sign}{}.{:03}",
+        thousandths / 1000,
+        thousandths % 1000
+    );
 }
 
 /// `,"key":value` members; strings JSON-escaped.
@@ -145,7 +167,7 @@ impl Visit for Json<'_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
         self.key(field);
         if value.is_finite() {
-            let _ = write!(self.0, "{value:.3}");
+            fixed3(self.0, value);
         } else {
             self.0.push_str("null");
         }
@@ -288,6 +310,21 @@ mod tests {
         }
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
+        }
+    }
+
+    #[test]
+    fn three_decimals() {
+        for (v, want) in [
+            (0.0, "0.000"),
+            (1.23456, "1.235"),
+            (12.0, "12.000"),
+            (-0.5, "-0.500"),
+            (0.0004, "0.000"),
+        ] {
+            let mut s = String::new();
+            fixed3(&mut s, v);
+            assert_eq!(s, want, "{v}");
         }
     }
 
