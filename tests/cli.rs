@@ -281,3 +281,53 @@ async fn serve_logs_json_access_lines_never_the_secret_and_exits_0_on_sigterm() 
     );
     assert!(log.iter().any(|l| l.contains("SIGTERM")), "{all}");
 }
+
+#[test]
+fn token_mints_a_jwt_with_the_documented_claims() {
+    let dir = TempDir::new("cli-token");
+    let cfg = write(
+        &dir.0,
+        "c.toml",
+        "[server]\n[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n[token]\nsecret_env = \"CLI_TOKEN_KEY\"\nttl = \"5m\"\n",
+    );
+    let key = "cli-token-key-0123456789-0123456789-xyz";
+    let out = Command::new(BIN)
+        .args([
+            "token",
+            "--user-id",
+            "10010001",
+            "--user-name",
+            "Tom",
+            "--tenant",
+            "202007159031",
+            "--config",
+        ])
+        .arg(&cfg)
+        .env("CLI_TOKEN_KEY", key)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3, "{token}");
+    let claims = jsonwebtoken::decode::<serde_json::Value>(
+        &token,
+        &jsonwebtoken::DecodingKey::from_secret(key.as_bytes()),
+        &jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256),
+    )
+    .expect("a standard HS256 JWT")
+    .claims;
+    assert_eq!(claims["sub"], "10010001");
+    assert_eq!(claims["name"], "Tom");
+    assert_eq!(claims["tid"], "202007159031");
+    assert_eq!(
+        claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
+        300
+    );
+    assert!(claims["jti"].as_str().unwrap().len() >= 16);
+    assert!(!token.contains(key));
+}
