@@ -8,9 +8,14 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::Method;
+use http::header::{self, HeaderMap};
+use hyper::body::Incoming;
+
+use crate::error::ProxyError;
+use crate::sign::Refusal;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Empty, Full, Limited};
 
 use crate::metrics::RouteMetrics;
 
@@ -125,5 +130,29 @@ impl Drop for Metered {
         // A body with nothing to send is never polled; a client that went away drops it early.
         let complete = self.inner.is_end_stream();
         self.finish(complete);
+    }
+}
+
+/// Reads a body of at most `max` bytes within `deadline`.
+pub async fn read_limited(
+    body: Incoming,
+    h: &HeaderMap,
+    max: usize,
+    deadline: std::time::Duration,
+) -> Result<Bytes, ProxyError> {
+    let declared = h
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(ProxyError::Signing(Refusal::TooLarge));
+    }
+    match tokio::time::timeout(deadline, Limited::new(body, max).collect()).await {
+        Err(_) => Err(ProxyError::ClientBodyTimeout),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) => match e.downcast::<hyper::Error>() {
+            Ok(e) => Err(ProxyError::ClientBody(*e)),
+            Err(_) => Err(ProxyError::Signing(Refusal::TooLarge)),
+        },
     }
 }

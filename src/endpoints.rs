@@ -8,9 +8,11 @@ use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
+use crate::body::read_limited;
 use crate::body::{ProxyBody, full};
+use crate::error::json_response;
 use crate::error::{ProxyError, json_body};
-use crate::forward::{ConnInfo, Gateway, json_response, read_limited};
+use crate::forward::{ConnInfo, Gateway};
 use crate::headers;
 use crate::sign::{self, Refusal};
 use crate::token::{Outcome, Verdict};

@@ -3,7 +3,10 @@
 //! the upstream → 502 (connect, TLS, protocol) or 504 (timeout), the gateway itself → 500.
 
 use bytes::Bytes;
-use http::StatusCode;
+use http::header::{self, HeaderValue};
+use http::{Response, StatusCode};
+
+use crate::body::{ProxyBody, full};
 
 use crate::sign::Refusal;
 
@@ -96,4 +99,31 @@ impl ProxyError {
 /// `{"error": "...", "request_id": "..."}`.
 pub fn json_body(message: &str, request_id: &str) -> Bytes {
     Bytes::from(serde_json::json!({ "error": message, "request_id": request_id }).to_string())
+}
+
+pub fn json_response(status: StatusCode, body: Bytes) -> Response<ProxyBody> {
+    let mut resp = Response::new(full(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// Displays an error with its sources, `a: b: c`.
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(s) = source {
+            write!(f, ": {s}")?;
+            source = s.source();
+        }
+        Ok(())
+    }
 }

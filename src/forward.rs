@@ -11,22 +11,22 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use prometheus_client::metrics::counter::Counter;
 
+use crate::body::read_limited;
 use crate::body::{AccessRecord, Metered, ProxyBody, full};
 use crate::config::{Config, HostMode};
 use crate::cors::{self, Cors};
-use crate::error::{ProxyError, json_body};
+use crate::error::{ErrorChain, ProxyError, json_body, json_response};
 use crate::headers::{self, X_REQUEST_ID};
 use crate::metrics::{Metrics, RouteMetrics};
 use crate::rewrite::{self, PublicOrigin};
 use crate::route::{Route, RouteTable};
-use crate::sign::{self, Refusal};
+use crate::sign;
 use crate::upstream::{Upstream, UpstreamError};
 
 /// What the listener knows about the connection a request came on.
@@ -286,7 +286,7 @@ impl Gateway {
             }
         }
         if self.config.cookies.rewrite_domain {
-            rewrite_set_cookies(&mut rparts.headers, &upstream.origin.host);
+            rewrite::set_cookies(&mut rparts.headers, &upstream.origin.host);
         }
         let public = PublicOrigin {
             origin: &public_origin,
@@ -317,42 +317,6 @@ fn finish(
     resp.map(|b| Metered::new(b, record))
 }
 
-pub(crate) fn json_response(status: StatusCode, body: Bytes) -> Response<ProxyBody> {
-    let mut resp = Response::new(full(body));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
-}
-
-/// Reads a body of at most `max` bytes within `deadline`.
-pub(crate) async fn read_limited(
-    body: Incoming,
-    h: &HeaderMap,
-    max: usize,
-    deadline: std::time::Duration,
-) -> Result<Bytes, ProxyError> {
-    let declared = h
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max as u64) {
-        return Err(ProxyError::Signing(Refusal::TooLarge));
-    }
-    match tokio::time::timeout(deadline, Limited::new(body, max).collect()).await {
-        Err(_) => Err(ProxyError::ClientBodyTimeout),
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) => match e.downcast::<hyper::Error>() {
-            Ok(e) => Err(ProxyError::ClientBody(*e)),
-            Err(_) => Err(ProxyError::Signing(Refusal::TooLarge)),
-        },
-    }
-}
-
 /// HTTP/2 may split `Cookie` into several fields; HTTP/1.1 needs one (RFC 9113 §8.2.3).
 fn join_cookie_crumbs(h: &mut HeaderMap) {
     if h.get_all(header::COOKIE).iter().nth(1).is_none() {
@@ -366,41 +330,5 @@ fn join_cookie_crumbs(h: &mut HeaderMap) {
         .join(&b"; "[..]);
     if let Ok(v) = HeaderValue::from_bytes(&joined) {
         h.insert(header::COOKIE, v);
-    }
-}
-
-fn rewrite_set_cookies(h: &mut HeaderMap, upstream_host: &str) {
-    let values: Vec<HeaderValue> = h.get_all(header::SET_COOKIE).iter().cloned().collect();
-    if values.is_empty() {
-        return;
-    }
-    let rewritten: Vec<HeaderValue> = values
-        .into_iter()
-        .map(|v| {
-            v.to_str()
-                .ok()
-                .and_then(|s| rewrite::set_cookie_without_upstream_domain(s, upstream_host))
-                .and_then(|s| HeaderValue::from_str(&s).ok())
-                .unwrap_or(v)
-        })
-        .collect();
-    h.remove(header::SET_COOKIE);
-    for v in rewritten {
-        h.append(header::SET_COOKIE, v);
-    }
-}
-
-/// Displays an error with its sources, `a: b: c`.
-pub(crate) struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
-
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(s) = source {
-            write!(f, ": {s}")?;
-            source = s.source();
-        }
-        Ok(())
     }
 }

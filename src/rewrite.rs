@@ -4,6 +4,8 @@
 
 use std::borrow::Cow;
 
+use http::header::{self, HeaderMap, HeaderValue};
+
 use crate::config::Origin;
 
 /// The Set-Cookie value without its `Domain` attribute when that domain is `upstream_host` or
@@ -48,6 +50,29 @@ fn domain_covers(domain: &str, host: &str) -> bool {
         && host[host.len() - domain.len()..].eq_ignore_ascii_case(domain)
         && host.as_bytes()[host.len() - domain.len() - 1] == b'.'
         && domain.contains('.')
+}
+
+/// Applies [`set_cookie_without_upstream_domain`] to every `Set-Cookie` of a response, keeping
+/// their order.
+pub fn set_cookies(h: &mut HeaderMap, upstream_host: &str) {
+    let values: Vec<HeaderValue> = h.get_all(header::SET_COOKIE).iter().cloned().collect();
+    if values.is_empty() {
+        return;
+    }
+    let rewritten: Vec<HeaderValue> = values
+        .into_iter()
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .and_then(|s| set_cookie_without_upstream_domain(s, upstream_host))
+                .and_then(|s| HeaderValue::from_str(&s).ok())
+                .unwrap_or(v)
+        })
+        .collect();
+    h.remove(header::SET_COOKIE);
+    for v in rewritten {
+        h.append(header::SET_COOKIE, v);
+    }
 }
 
 /// Where the gateway is, for a response to one request.

@@ -7,7 +7,9 @@
 // Configuration errors happen once, at start-up; their size does not matter.
 #![allow(clippy::result_large_err)]
 
+mod build;
 mod error;
+mod fields;
 mod raw;
 mod typed;
 mod units;
@@ -61,7 +63,7 @@ impl Config {
                 kind: ConfigErrorKind::Syntax(first_line(e.message()).to_owned()),
             }
         })?;
-        typed::build(raw, &ctx, env)
+        build::build(raw, &ctx, env)
     }
 }
 

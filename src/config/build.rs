@@ -1,0 +1,345 @@
+//! Builds the typed [`Config`] from the raw file, one section at a time: every value parsed
+//! once, every error with its key path and line.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::fields::{Fields, invalid, parse_rate};
+use super::raw::{self, S};
+use super::typed::*;
+use super::{ConfigError, ConfigErrorKind as K, Ctx, EnvLookup, read_secret};
+use crate::secret::SecretKey;
+
+pub(super) fn build(
+    raw: raw::RawConfig,
+    ctx: &Ctx<'_>,
+    env: EnvLookup<'_>,
+) -> Result<Config, ConfigError> {
+    let f = Fields { ctx };
+    let upstreams = upstreams(&f, &raw.upstreams)?;
+    Ok(Config {
+        server: server(&f, &raw.server)?,
+        tls: match raw.tls {
+            Some(t) => TlsConfig {
+                cert: ctx.resolve(t.cert.get_ref()),
+                key: ctx.resolve(t.key.get_ref()),
+                self_signed: t.self_signed,
+            },
+            None => {
+                return Err(ctx.err_nowhere(
+                    "tls",
+                    K::Missing("a [tls] table with cert and key is required"),
+                ));
+            }
+        },
+        routes: routes(&f, &raw.routes, &upstreams)?,
+        upstreams,
+        forwarding: ForwardingConfig {
+            trusted_proxies: f.cidrs(
+                &raw.forwarding.trusted_proxies,
+                "forwarding.trusted_proxies",
+            )?,
+        },
+        cookies: CookiesConfig {
+            rewrite_domain: raw.cookies.rewrite_domain,
+        },
+        cors: cors(&f, &raw.cors)?,
+        signing: raw
+            .signing
+            .as_ref()
+            .map(|s| signing(&f, s, env))
+            .transpose()?,
+        token: raw.token.as_ref().map(|t| token(&f, t, env)).transpose()?,
+    })
+}
+
+fn server(f: &Fields<'_, '_>, s: &raw::RawServer) -> Result<ServerConfig, ConfigError> {
+    let hostnames = match &s.hostnames {
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .map(|(i, h)| f.hostname(h, format!("server.hostnames[{i}]")))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => vec!["localhost".to_owned()],
+    };
+    if hostnames.is_empty() {
+        return Err(f.ctx.err_nowhere(
+            "server.hostnames",
+            K::Missing("at least one hostname is needed"),
+        ));
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Ok(ServerConfig {
+        listen: f
+            .addr(&s.listen, "server.listen")?
+            .unwrap_or_else(|| "0.0.0.0:8443".parse().expect("a valid default address")),
+        http_listen: f.addr(&s.http_listen, "server.http_listen")?,
+        http_redirect: s.http_redirect.unwrap_or(true),
+        admin_listen: f.addr(&s.admin_listen, "server.admin_listen")?,
+        hostnames,
+        shutdown_grace: f.duration(
+            &s.shutdown_grace,
+            "server.shutdown_grace",
+            Duration::from_secs(30),
+        )?,
+        header_read_timeout: f.duration(
+            &s.header_read_timeout,
+            "server.header_read_timeout",
+            Duration::from_secs(10),
+        )?,
+        tls_handshake_timeout: f.duration(
+            &s.tls_handshake_timeout,
+            "server.tls_handshake_timeout",
+            Duration::from_secs(10),
+        )?,
+        max_connections: f.count(
+            &s.max_connections,
+            "server.max_connections",
+            1..=i64::MAX,
+            "a positive number",
+            10_000,
+        )?,
+        workers: f.count(&s.workers, "server.workers", 1..=1024, "1 to 1024", cores)?,
+    })
+}
+
+fn upstreams(
+    f: &Fields<'_, '_>,
+    raw: &BTreeMap<String, S<raw::RawUpstream>>,
+) -> Result<Vec<UpstreamConfig>, ConfigError> {
+    raw.iter()
+        .map(|(name, u)| {
+            let key = |k: &str| format!("upstreams.{name}.{k}");
+            let u = u.get_ref();
+            let origin = parse_origin(u.url.get_ref()).ok_or_else(|| {
+                f.err(
+                    &u.url,
+                    key("url"),
+                    invalid(
+                        "url",
+                        u.url.get_ref(),
+                        "scheme://host[:port] with http or https and no path",
+                    ),
+                )
+            })?;
+            Ok(UpstreamConfig {
+                name: name.clone(),
+                origin,
+                ca: u.ca.as_ref().map(|c| f.ctx.resolve(c.get_ref())),
+                connect_timeout: f.duration(
+                    &u.connect_timeout,
+                    &key("connect_timeout"),
+                    Duration::from_secs(5),
+                )?,
+                response_timeout: f.duration(
+                    &u.response_timeout,
+                    &key("response_timeout"),
+                    Duration::from_secs(60),
+                )?,
+                pool_idle_per_host: f.count(
+                    &u.pool_idle_per_host,
+                    &key("pool_idle_per_host"),
+                    0..=i64::MAX,
+                    "zero or more",
+                    64,
+                )?,
+                pool_idle_timeout: f.duration(
+                    &u.pool_idle_timeout,
+                    &key("pool_idle_timeout"),
+                    Duration::from_secs(90),
+                )?,
+            })
+        })
+        .collect()
+}
+
+fn routes(
+    f: &Fields<'_, '_>,
+    raw: &[S<raw::RawRoute>],
+    upstreams: &[UpstreamConfig],
+) -> Result<Vec<RouteConfig>, ConfigError> {
+    let mut routes: Vec<RouteConfig> = Vec::new();
+    for (i, r) in raw.iter().enumerate() {
+        let r = r.get_ref();
+        let prefix = r.prefix.get_ref();
+        if !prefix.starts_with('/') || !prefix.ends_with('/') || prefix.contains(['?', '#', ' ']) {
+            return Err(f.err(
+                &r.prefix,
+                format!("routes[{i}].prefix"),
+                invalid("prefix", prefix, "a path that starts and ends with /"),
+            ));
+        }
+        if routes.iter().any(|x| x.prefix == *prefix) {
+            return Err(f.err(
+                &r.prefix,
+                format!("routes[{i}].prefix"),
+                K::DuplicatePrefix(prefix.clone()),
+            ));
+        }
+        let upstream = upstreams
+            .iter()
+            .position(|u| u.name == *r.upstream.get_ref())
+            .ok_or_else(|| {
+                f.err(
+                    &r.upstream,
+                    format!("routes[{i}].upstream"),
+                    K::UnknownUpstream(r.upstream.get_ref().clone()),
+                )
+            })?;
+        let host = match &r.host {
+            None => HostMode::Upstream,
+            Some(h) => match h.get_ref().as_str() {
+                "upstream" => HostMode::Upstream,
+                "client" => HostMode::Client,
+                other => {
+                    return Err(f.err(
+                        h,
+                        format!("routes[{i}].host"),
+                        invalid("host mode", other, "\"upstream\" or \"client\""),
+                    ));
+                }
+            },
+        };
+        routes.push(RouteConfig {
+            prefix: prefix.clone(),
+            upstream,
+            strip_prefix: r.strip_prefix,
+            host,
+        });
+    }
+    Ok(routes)
+}
+
+fn cors(f: &Fields<'_, '_>, raw: &raw::RawCors) -> Result<CorsConfig, ConfigError> {
+    let allowed_origins = raw
+        .allowed_origins
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            parse_origin(o.get_ref())
+                .map(|o| o.to_url())
+                .ok_or_else(|| {
+                    f.err(
+                        o,
+                        format!("cors.allowed_origins[{i}]"),
+                        invalid(
+                            "origin",
+                            o.get_ref(),
+                            "scheme://host[:port], no path, e.g. https://www.example.com",
+                        ),
+                    )
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(CorsConfig {
+        allowed_origins,
+        max_age: f.duration(&raw.max_age, "cors.max_age", Duration::from_secs(600))?,
+    })
+}
+
+fn signing(
+    f: &Fields<'_, '_>,
+    raw: &raw::RawSigning,
+    env: EnvLookup<'_>,
+) -> Result<SigningConfig, ConfigError> {
+    let mut channels: Vec<ChannelConfig> = Vec::new();
+    for (i, c) in raw.channels.iter().enumerate() {
+        let c = c.get_ref();
+        let id = c.config_id.get_ref();
+        let key = format!("signing.channels[{i}]");
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(f.err(
+                &c.config_id,
+                format!("{key}.config_id"),
+                invalid(
+                    "config_id",
+                    id,
+                    "the channel's digits, e.g. 817854979183314945",
+                ),
+            ));
+        }
+        if channels.iter().any(|x| x.config_id == *id) {
+            return Err(f.err(
+                &c.config_id,
+                format!("{key}.config_id"),
+                K::DuplicateChannel(id.clone()),
+            ));
+        }
+        let file = c
+            .secret_key_file
+            .as_ref()
+            .map(|p| f.ctx.resolve(p.get_ref()));
+        let env_var = c.secret_key_env.as_ref().map(|v| v.get_ref().as_str());
+        let (secret, secret_source) = read_secret(
+            &format!("channel {id:?}"),
+            env_var,
+            file.as_deref(),
+            env,
+            SecretKey::signing,
+        )
+        .map_err(|k| f.err(&c.config_id, key.clone(), k))?;
+        channels.push(ChannelConfig {
+            config_id: id.clone(),
+            tenant_space_id: c.tenant_space_id.as_ref().map(|t| t.get_ref().clone()),
+            secret,
+            secret_source,
+        });
+    }
+    Ok(SigningConfig {
+        path: f.path(&raw.path, "signing.path", DEFAULT_SIGNING_PATH)?,
+        max_body: f.size(&raw.max_body, "signing.max_body", 64 << 10)?,
+        authorization_endpoint: match &raw.authorization_endpoint {
+            Some(_) => Some(f.path(
+                &raw.authorization_endpoint,
+                "signing.authorization_endpoint",
+                "",
+            )?),
+            None => None,
+        },
+        channels,
+    })
+}
+
+fn token(
+    f: &Fields<'_, '_>,
+    t: &raw::RawToken,
+    env: EnvLookup<'_>,
+) -> Result<TokenConfig, ConfigError> {
+    let file = t.secret_file.as_ref().map(|p| f.ctx.resolve(p.get_ref()));
+    let env_var = t.secret_env.as_ref().map(|v| v.get_ref().as_str());
+    let (secret, secret_source) =
+        read_secret("[token]", env_var, file.as_deref(), env, SecretKey::token)
+            .map_err(|k| f.ctx.err_nowhere("token", k))?;
+    let rate_per_sec = match &t.rate_limit {
+        Some(v) => parse_rate(v.get_ref()).ok_or_else(|| {
+            f.err(
+                v,
+                "token.rate_limit",
+                invalid("rate", v.get_ref(), "e.g. 20/s or 600/m"),
+            )
+        })?,
+        None => 20.0,
+    };
+    Ok(TokenConfig {
+        validate_path: f.path(
+            &t.validate_path,
+            "token.validate_path",
+            DEFAULT_VALIDATE_PATH,
+        )?,
+        secret,
+        secret_source,
+        ttl: f.duration(&t.ttl, "token.ttl", Duration::from_secs(600))?,
+        leeway: f.duration(&t.leeway, "token.leeway", Duration::from_secs(30))?,
+        allowed_callers: f.cidrs(&t.allowed_callers, "token.allowed_callers")?,
+        rate_per_sec,
+        rate_burst: f.count(
+            &t.rate_burst,
+            "token.rate_burst",
+            1..=1_000_000,
+            "1 to 1000000",
+            40,
+        )? as u32,
+        single_use: t.single_use,
+        max_body: f.size(&t.max_body, "token.max_body", 8 << 10)?,
+    })
+}

@@ -1,0 +1,180 @@
+//! Parsers for single values of the file (addresses, durations, sizes, counts, CIDRs, paths),
+//! each turning a bad value into a `ConfigError` with its key and line.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use super::raw::S;
+use super::typed::parse_cidr;
+use super::{ConfigError, ConfigErrorKind as K, Ctx, parse_duration, parse_size};
+
+/// The value parsers, bound to one file.
+pub(super) struct Fields<'c, 'a> {
+    pub ctx: &'c Ctx<'a>,
+}
+
+pub(super) fn invalid(what: &'static str, value: &str, expected: &'static str) -> K {
+    K::Invalid {
+        what,
+        value: value.to_owned(),
+        expected,
+    }
+}
+
+impl Fields<'_, '_> {
+    pub fn err(&self, v: &S<impl Sized>, key: impl Into<String>, kind: K) -> ConfigError {
+        self.ctx.err(v.span(), key, kind)
+    }
+
+    pub fn addr(
+        &self,
+        v: &Option<S<String>>,
+        key: &str,
+    ) -> Result<Option<SocketAddr>, ConfigError> {
+        v.as_ref()
+            .map(|v| {
+                v.get_ref().parse().map_err(|_| {
+                    self.err(
+                        v,
+                        key,
+                        invalid("address", v.get_ref(), "ip:port, e.g. 0.0.0.0:8443"),
+                    )
+                })
+            })
+            .transpose()
+    }
+
+    pub fn duration(
+        &self,
+        v: &Option<S<String>>,
+        key: &str,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
+        match v {
+            Some(v) => parse_duration(v.get_ref()).ok_or_else(|| {
+                self.err(
+                    v,
+                    key,
+                    invalid("duration", v.get_ref(), "e.g. 500ms, 5s, 2m"),
+                )
+            }),
+            None => Ok(default),
+        }
+    }
+
+    pub fn size(
+        &self,
+        v: &Option<S<String>>,
+        key: &str,
+        default: usize,
+    ) -> Result<usize, ConfigError> {
+        match v {
+            Some(v) => parse_size(v.get_ref())
+                .filter(|&n| n > 0)
+                .ok_or_else(|| self.err(v, key, invalid("size", v.get_ref(), "e.g. 64KiB, 1MiB"))),
+            None => Ok(default),
+        }
+    }
+
+    /// A whole number in `range`; `expected` describes the range for the error.
+    pub fn count(
+        &self,
+        v: &Option<S<i64>>,
+        key: &str,
+        range: std::ops::RangeInclusive<i64>,
+        expected: &'static str,
+        default: usize,
+    ) -> Result<usize, ConfigError> {
+        match v {
+            Some(v) if !range.contains(v.get_ref()) => {
+                Err(self.err(v, key, invalid("count", &v.get_ref().to_string(), expected)))
+            }
+            Some(v) => Ok(*v.get_ref() as usize),
+            None => Ok(default),
+        }
+    }
+
+    pub fn cidrs(&self, list: &[S<String>], key: &str) -> Result<Vec<IpNet>, ConfigError> {
+        list.iter()
+            .enumerate()
+            .map(|(i, c)| {
+                parse_cidr(c.get_ref()).ok_or_else(|| {
+                    self.err(
+                        c,
+                        format!("{key}[{i}]"),
+                        invalid("CIDR", c.get_ref(), "e.g. 10.0.0.0/8, 127.0.0.1, ::1/128"),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// An absolute path without query or fragment.
+    pub fn path(
+        &self,
+        v: &Option<S<String>>,
+        key: &str,
+        default: &str,
+    ) -> Result<String, ConfigError> {
+        match v {
+            Some(v) if v.get_ref().starts_with('/') && !v.get_ref().contains(['?', '#', ' ']) => {
+                Ok(v.get_ref().clone())
+            }
+            Some(v) => Err(self.err(
+                v,
+                key,
+                invalid(
+                    "path",
+                    v.get_ref(),
+                    "an absolute path without query, e.g. /a/b",
+                ),
+            )),
+            None => Ok(default.to_owned()),
+        }
+    }
+
+    /// A DNS name or an IP address, lower-cased.
+    pub fn hostname(&self, v: &S<String>, key: String) -> Result<String, ConfigError> {
+        let name = v.get_ref().trim().to_ascii_lowercase();
+        if name.parse::<IpAddr>().is_ok() || is_dns_name(&name) {
+            Ok(name)
+        } else {
+            Err(self.err(
+                v,
+                key,
+                invalid("hostname", v.get_ref(), "a DNS name or an IP address"),
+            ))
+        }
+    }
+}
+
+/// `20/s`, `600/m`, `3600/h` → per second.
+pub(super) fn parse_rate(s: &str) -> Option<f64> {
+    let (n, per) = s.trim().split_once('/')?;
+    let n: f64 = n
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n: &f64| n.is_finite() && *n > 0.0)?;
+    let secs = match per.trim() {
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return None,
+    };
+    Some(n / secs)
+}
+
+fn is_dns_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
