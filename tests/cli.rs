@@ -240,7 +240,8 @@ async fn serve_logs_json_access_lines_never_the_secret_and_exits_0_on_sigterm() 
         .await
         .unwrap();
     assert_eq!(status.code(), Some(0), "exit 0 after SIGTERM");
-    log.extend(lines_rx.try_iter());
+    // The reader thread ends at EOF, once the process has exited and its last lines are read.
+    log.extend(lines_rx.iter());
 
     let all = log.join("\n");
     assert!(!all.contains(SECRET), "the secret reached the log");
