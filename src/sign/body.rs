@@ -74,8 +74,7 @@ impl<'a> ClientBody<'a> {
                 });
             }
         };
-        let mut seen = HashSet::with_capacity(members.len());
-        if let Some((dup, _)) = members.iter().find(|(name, _)| !seen.insert(name.as_str())) {
+        if let Some(dup) = first_duplicate(&members) {
             return Err(BodyError::DuplicateKey(shorten(dup)));
         }
         let field = |name: &'static str| -> Result<String, BodyError> {
@@ -146,10 +145,36 @@ impl fmt::Debug for ClientBody<'_> {
 
 /// Appends `s` as a JSON string literal, with serde_json's escaping.
 fn push_json_string(out: &mut String, s: &str) {
-    out.push_str(&serde_json::Value::from(s).to_string());
+    // serde_json's escaping; a plain string (the common case) needs no intermediate value.
+    if s.bytes()
+        .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b.is_ascii())
+    {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&serde_json::to_string(s).expect("a str always serializes"));
+    }
 }
 
 /// `name` cut to at most [`MAX_KEY_SHOWN`] bytes on a character boundary.
+/// The first member name that occurs twice. A handful of members (the usual body) are compared
+/// pairwise; many use a set, so a large body cannot make this quadratic.
+fn first_duplicate<'m>(members: &'m [(String, &RawValue)]) -> Option<&'m str> {
+    if members.len() <= 16 {
+        return members
+            .iter()
+            .enumerate()
+            .find(|(i, (name, _))| members[..*i].iter().any(|(other, _)| other == name))
+            .map(|(_, (name, _))| name.as_str());
+    }
+    let mut seen = HashSet::with_capacity(members.len());
+    members
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .find(|name| !seen.insert(*name))
+}
+
 fn shorten(name: &str) -> String {
     let mut end = name.len().min(MAX_KEY_SHOWN);
     while !name.is_char_boundary(end) {

@@ -85,29 +85,38 @@ pub fn sign(
         "{AUTH_VERSION}/{}/{timestamp}/{SIGNED_HEADERS}",
         fields.channel_config_id
     );
-    let signing_key = hex::encode(hmac_sha256(secret.expose(), auth_string_prefix.as_bytes()));
+    let signing_key = hex_lower(&hmac_sha256(secret.expose(), auth_string_prefix.as_bytes()));
 
+    let uri = match uri_path {
+        "" => "/",
+        p => p,
+    };
+    // METHOD \n URI \n SignedHeaders \n CanonicalHeaders \n normalize(payload), where the
+    // canonical headers are already sorted by name (content-length < content-type).
+    let mut canonical_request = String::with_capacity(256 + uri.len() + 3 * payload.len());
+    for part in [method, "\n"] {
+        canonical_request.push_str(part);
+    }
+    if !uri.starts_with('/') {
+        canonical_request.push('/');
+    }
+    canonical_request.push_str(uri);
+    canonical_request.push('\n');
+    canonical_request.push_str(SIGNED_HEADERS);
     let content_length = payload.len().to_string();
-    // Already sorted by name: content-length < content-type.
-    let canonical_headers = [
+    for (name, value) in [
         ("content-length", content_length.as_str()),
         ("content-type", CONTENT_TYPE),
-    ]
-    .iter()
-    .map(|(name, value)| format!("{}:{}", normalize(name), normalize(value.trim())))
-    .collect::<Vec<_>>()
-    .join("\n");
-    let uri = match uri_path {
-        "" => "/".to_owned(),
-        p if p.starts_with('/') => p.to_owned(),
-        p => format!("/{p}"),
-    };
-    let canonical_request = format!(
-        "{method}\n{uri}\n{SIGNED_HEADERS}\n{canonical_headers}\n{}",
-        normalize(&payload)
-    );
+    ] {
+        canonical_request.push('\n');
+        normalize_into(&mut canonical_request, name);
+        canonical_request.push(':');
+        normalize_into(&mut canonical_request, value.trim());
+    }
+    canonical_request.push('\n');
+    normalize_into(&mut canonical_request, &payload);
 
-    let signature = hex::encode(hmac_sha256(
+    let signature = hex_lower(&hmac_sha256(
         signing_key.as_bytes(),
         canonical_request.as_bytes(),
     ));
@@ -117,6 +126,13 @@ pub fn sign(
         auth_string_prefix,
         canonical_request,
     }
+}
+
+/// Lower-case hex of a SHA-256 MAC.
+fn hex_lower(mac: &[u8; 32]) -> String {
+    let mut buf = [0u8; 64];
+    hex::encode_to_slice(mac, &mut buf).expect("64 hex digits fit 64 bytes");
+    String::from_utf8(buf.to_vec()).expect("hex digits are ASCII")
 }
 
 /// The compact JSON payload of the four signed fields, in order.
@@ -137,16 +153,30 @@ const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 /// with upper-case hex (the vendor's `PathUtils.normalize`).
 pub fn normalize(s: &str) -> String {
     let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX_UPPER[usize::from(b >> 4)]));
-            out.push(char::from(HEX_UPPER[usize::from(b & 0x0F)]));
-        }
-    }
+    normalize_into(&mut out, s);
     out
+}
+
+/// [`normalize`], appending to `out`.
+fn normalize_into(out: &mut String, s: &str) {
+    // Built as bytes (the result is ASCII), unreserved bytes copied in runs.
+    let bytes = s.as_bytes();
+    let mut buf = Vec::with_capacity(bytes.len() * 3);
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            continue;
+        }
+        buf.extend_from_slice(&bytes[run..i]);
+        buf.extend_from_slice(&[
+            b'%',
+            HEX_UPPER[usize::from(b >> 4)],
+            HEX_UPPER[usize::from(b & 0x0F)],
+        ]);
+        run = i + 1;
+    }
+    buf.extend_from_slice(&bytes[run..]);
+    out.push_str(std::str::from_utf8(&buf).expect("percent-encoded text is ASCII"));
 }
 
 /// `t` in UTC as `yyyy-MM-dd'T'HH:mm:ss.SSS'Z'` (milliseconds truncated). A time outside the
