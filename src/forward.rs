@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -194,14 +194,6 @@ impl Gateway {
                 .authority()
                 .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
         });
-        let public_origin = format!(
-            "{}://{}",
-            conn.scheme,
-            client_host
-                .as_ref()
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or(&self.config.server.hostnames[0])
-        );
         let uri = Uri::builder()
             .scheme(upstream.uri_scheme.clone())
             .authority(upstream.authority.as_bytes())
@@ -220,6 +212,14 @@ impl Gateway {
             &client,
             conn.scheme,
             client_host.as_ref(),
+        );
+        // Where the browser thinks the gateway is: the forwarded proto and host (a trusted
+        // proxy's, or the gateway's own), for rewriting Location.
+        let forwarded = |name: &HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let public_origin = format!(
+            "{}://{}",
+            forwarded(&headers::X_FORWARDED_PROTO).unwrap_or(conn.scheme),
+            forwarded(&headers::X_FORWARDED_HOST).unwrap_or(&self.config.server.hostnames[0])
         );
         let host = match (route.host, &client_host) {
             (HostMode::Client, Some(h)) => h.clone(),

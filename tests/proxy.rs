@@ -478,3 +478,38 @@ fn tokio_stream_from<T: Send + 'static>(
 async fn reqwest_admin(gw: &Gateway, path: &str) -> String {
     admin_get(gw, path).await.1
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_location_uses_the_forwarded_origin() {
+    let ca = TestCa::new();
+    let up = MockUpstream::start(&ca, |r| async move {
+        let host = r.headers["host"].to_str().unwrap().to_owned();
+        Response::builder()
+            .status(StatusCode::FOUND)
+            .header("location", format!("https://{host}/service-cloud/next"))
+            .body(body(""))
+            .unwrap()
+    })
+    .await;
+    let cfg = base_config(&up.url()) + "\n[forwarding]\ntrusted_proxies = [\"127.0.0.1/32\"]\n";
+    let gw = Gateway::start(&ca, &cfg).await;
+    let c = client(&ca, false);
+    let via_lb = send(
+        &c,
+        Request::get(gw.url("/service-cloud/x"))
+            .header("x-forwarded-proto", "https")
+            .header("x-forwarded-host", "chat.example.com")
+            .body(body(""))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        via_lb.headers["location"],
+        "https://chat.example.com/service-cloud/next"
+    );
+    let direct = get(&c, &gw.url("/service-cloud/x")).await;
+    assert_eq!(
+        direct.headers["location"],
+        format!("https://localhost:{}/service-cloud/next", gw.https.port()).as_str()
+    );
+}
