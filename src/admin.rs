@@ -10,29 +10,23 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use crate::body::{ProxyBody, empty, full};
-use crate::forward::{ConnInfo, Gateway};
-use crate::metrics::Metrics;
+use crate::forward::Gateway;
 
 /// What the admin endpoints read.
 pub struct AdminState {
     pub gateway: Arc<Gateway>,
-    pub metrics: Arc<Metrics>,
     /// True once the listeners are serving; false again when draining.
     pub ready: AtomicBool,
 }
 
-pub async fn handle(
-    state: &AdminState,
-    req: Request<Incoming>,
-    conn: ConnInfo,
-) -> Response<ProxyBody> {
+pub async fn handle(state: &AdminState, req: Request<Incoming>) -> Response<ProxyBody> {
     let get = matches!(*req.method(), Method::GET | Method::HEAD);
     match (req.uri().path(), get) {
         ("/healthz", true) => text(StatusCode::OK, "ok\n"),
         ("/readyz", true) if state.ready.load(Ordering::Acquire) => text(StatusCode::OK, "ready\n"),
         ("/readyz", true) => text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),
         ("/metrics", true) => {
-            let mut resp = Response::new(full(state.metrics.encode()));
+            let mut resp = Response::new(full(state.gateway.metrics.encode()));
             resp.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(
@@ -42,7 +36,7 @@ pub async fn handle(
             resp
         }
         ("/tokens", false) if req.method() == Method::POST => {
-            crate::endpoints::mint_tokens(&state.gateway, req, conn).await
+            crate::endpoints::mint_tokens(&state.gateway, req).await
         }
         ("/healthz" | "/readyz" | "/metrics", false) | ("/tokens", true) => {
             text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")

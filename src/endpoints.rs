@@ -145,11 +145,7 @@ async fn authorization(
 
 /// `POST /tokens` on the admin listener: `{"userId","userName","tenantSpaceId"}` →
 /// `{"token","expiresAt"}`.
-pub async fn mint_tokens(
-    gw: &Gateway,
-    req: Request<Incoming>,
-    _conn: ConnInfo,
-) -> Response<ProxyBody> {
+pub async fn mint_tokens(gw: &Gateway, req: Request<Incoming>) -> Response<ProxyBody> {
     let Some(service) = gw.token.as_ref() else {
         return json_response(StatusCode::NOT_FOUND, json_body("token mode is off", ""));
     };

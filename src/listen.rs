@@ -159,7 +159,7 @@ async fn dispatch(
             gateway,
             https_port,
         } => admin::redirect(&gateway, &req, https_port),
-        Role::Admin(state) => admin::handle(&state, req, conn).await,
+        Role::Admin(state) => admin::handle(&state, req).await,
     })
 }
 

@@ -65,13 +65,6 @@ impl RouteTable {
             path.starts_with(r.prefix.as_str()) || path == &r.prefix[..r.prefix.len() - 1]
         })
     }
-
-    /// All routes in configuration order.
-    pub fn in_config_order(&self) -> Vec<&Route> {
-        let mut v: Vec<&Route> = self.routes.iter().collect();
-        v.sort_by_key(|r| r.index);
-        v
-    }
 }
 
 #[cfg(test)]

@@ -151,7 +151,6 @@ pub async fn run_with_metrics(
     let (stop_tx, stop_rx) = watch::channel(false);
     let admin_state = Arc::new(AdminState {
         gateway: gateways[0].clone(),
-        metrics: metrics.clone(),
         ready: false.into(),
     });
     let slots = Arc::new(Semaphore::new(server.max_connections));
