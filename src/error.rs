@@ -6,8 +6,7 @@ use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 
-use crate::body::{ProxyBody, full};
-
+use crate::body::{BodyError, ProxyBody, full};
 use crate::sign::Refusal;
 
 /// Why a proxied request failed.
@@ -25,10 +24,8 @@ pub enum ProxyError {
     UpstreamConnectTimeout(#[source] hyper_util::client::legacy::Error),
     #[error("the upstream did not answer in time")]
     UpstreamTimeout,
-    #[error("the request body could not be read")]
-    ClientBody(#[source] hyper::Error),
-    #[error("the request body did not arrive in time")]
-    ClientBodyTimeout,
+    #[error("{0}")]
+    ClientBody(#[source] BodyError),
     #[error("{0}")]
     Signing(#[source] Refusal),
     #[error("the upstream refused the protocol upgrade")]
@@ -46,24 +43,26 @@ impl ProxyError {
             ProxyError::UpstreamConnectTimeout(_) | ProxyError::UpstreamTimeout => {
                 StatusCode::GATEWAY_TIMEOUT
             }
-            ProxyError::ClientBody(_) => StatusCode::BAD_REQUEST,
-            ProxyError::ClientBodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            ProxyError::ClientBody(e) => e.status(),
+            // Too large for the signing cap: the signing refusal's status and metric.
             ProxyError::Signing(r) => r.status(),
             ProxyError::UpgradeRefused => StatusCode::BAD_GATEWAY,
         }
     }
 
-    /// The `kind` label of the upstream error counter, for upstream failures.
-    pub fn upstream_kind(&self) -> Option<usize> {
+    /// The kind of upstream failure, for the upstream error counter; `None` when the
+    /// upstream is not at fault.
+    pub fn upstream_kind(&self) -> Option<UpstreamErrorKind> {
         match self {
-            ProxyError::UpstreamConnect(_) => Some(0),
-            ProxyError::UpstreamTls(_) => Some(1),
-            ProxyError::UpstreamConnectTimeout(_) | ProxyError::UpstreamTimeout => Some(2),
-            ProxyError::UpstreamProtocol(_) | ProxyError::UpgradeRefused => Some(3),
-            ProxyError::NoRoute
-            | ProxyError::ClientBody(_)
-            | ProxyError::ClientBodyTimeout
-            | ProxyError::Signing(_) => None,
+            ProxyError::UpstreamConnect(_) => Some(UpstreamErrorKind::Connect),
+            ProxyError::UpstreamTls(_) => Some(UpstreamErrorKind::Tls),
+            ProxyError::UpstreamConnectTimeout(_) | ProxyError::UpstreamTimeout => {
+                Some(UpstreamErrorKind::Timeout)
+            }
+            ProxyError::UpstreamProtocol(_) | ProxyError::UpgradeRefused => {
+                Some(UpstreamErrorKind::Protocol)
+            }
+            ProxyError::NoRoute | ProxyError::ClientBody(_) | ProxyError::Signing(_) => None,
         }
     }
 
@@ -92,6 +91,35 @@ impl ProxyError {
             ProxyError::UpstreamConnect(e)
         } else {
             ProxyError::UpstreamProtocol(e)
+        }
+    }
+}
+
+/// Kinds of upstream failure: the `kind` label of `cec_gateway_upstream_errors_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UpstreamErrorKind {
+    Connect,
+    Tls,
+    Timeout,
+    Protocol,
+}
+
+impl UpstreamErrorKind {
+    /// Every kind, in declaration order (`kind as usize` is its position).
+    pub const ALL: [UpstreamErrorKind; 4] = [
+        UpstreamErrorKind::Connect,
+        UpstreamErrorKind::Tls,
+        UpstreamErrorKind::Timeout,
+        UpstreamErrorKind::Protocol,
+    ];
+
+    /// The metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpstreamErrorKind::Connect => "connect",
+            UpstreamErrorKind::Tls => "tls",
+            UpstreamErrorKind::Timeout => "timeout",
+            UpstreamErrorKind::Protocol => "protocol",
         }
     }
 }
@@ -125,5 +153,17 @@ impl std::fmt::Display for ErrorChain<'_> {
             source = s.source();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UpstreamErrorKind;
+
+    #[test]
+    fn every_kind_is_listed_at_its_position() {
+        for (i, kind) in UpstreamErrorKind::ALL.into_iter().enumerate() {
+            assert_eq!(kind as usize, i, "{}", kind.as_str());
+        }
     }
 }

@@ -21,27 +21,37 @@
 //! immutably by every connection; there are no globals, so a reload can build a new one and
 //! swap it. Shutdown is a future passed in; only `main` touches signals.
 
-pub mod admin;
+mod accept;
+mod access;
+mod admin;
 pub mod body;
 pub mod check;
 pub mod config;
+mod connection;
 pub mod cors;
 pub mod demo;
-pub mod endpoints;
 pub mod error;
-pub mod forward;
+pub mod gateway;
 pub mod headers;
-pub mod listen;
+mod listeners;
+mod local;
 pub mod logging;
 pub mod metrics;
+pub mod pipeline;
+mod redirect;
+mod reload;
 pub mod rewrite;
 pub mod route;
 pub mod secret;
-pub mod server;
+mod server;
 pub mod sign;
+mod swap;
 pub mod tls;
 pub mod token;
-pub mod upgrade;
+mod upgrade;
 pub mod upstream;
+mod worker;
 
-pub use server::{Listeners, RunError, run};
+pub use listeners::Listeners;
+pub use reload::{ReloadError, Reloader};
+pub use server::{RunError, Server, run};

@@ -1,6 +1,6 @@
 //! Prometheus metrics (text exposition through `prometheus-client`). One [`Metrics`] lives for
 //! the whole process, so counters survive a configuration swap. Per-route, per-upstream and
-//! per-channel series are created once when a [`crate::forward::Gateway`] is built; the request
+//! per-channel series are created once when a [`crate::gateway::Gateway`] is built; the request
 //! path then only increments pre-resolved atomics (no label allocation, no lock).
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -9,6 +9,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use crate::error::UpstreamErrorKind;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -48,8 +50,6 @@ struct ResultLabel {
 }
 
 const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
-/// Kinds of upstream failure, the `kind` label of `cec_gateway_upstream_errors_total`.
-pub const UPSTREAM_ERROR_KINDS: [&str; 4] = ["connect", "tls", "timeout", "protocol"];
 
 fn duration_histogram() -> Histogram {
     // 0.5 ms .. ~16 s.
@@ -82,6 +82,17 @@ impl RouteMetrics {
         let class = usize::from(status / 100).clamp(1, 5) - 1;
         self.by_class[class].inc();
         self.duration.observe(seconds);
+    }
+}
+
+/// An upstream's error counters, one per [`UpstreamErrorKind`], resolved once.
+#[derive(Clone, Debug)]
+pub struct UpstreamErrors([Counter; 4]);
+
+impl UpstreamErrors {
+    pub fn count(&self, kind: UpstreamErrorKind) {
+        // Built from `ALL`, which lists the kinds in declaration order.
+        self.0[kind as usize].inc();
     }
 }
 
@@ -181,16 +192,16 @@ impl Metrics {
         RouteMetrics { by_class, duration }
     }
 
-    /// The error counters of one upstream, in the order of [`UPSTREAM_ERROR_KINDS`].
-    pub fn upstream_errors(&self, upstream: &str) -> [Counter; 4] {
-        UPSTREAM_ERROR_KINDS.map(|kind| {
+    /// The error counters of one upstream.
+    pub fn upstream_errors(&self, upstream: &str) -> UpstreamErrors {
+        UpstreamErrors(UpstreamErrorKind::ALL.map(|kind| {
             self.upstream_errors
                 .get_or_create(&UpstreamErrorLabels {
                     upstream: upstream.to_owned(),
-                    kind,
+                    kind: kind.as_str(),
                 })
                 .clone()
-        })
+        }))
     }
 
     pub fn open_connections(&self, listener: &'static str) -> Gauge {
@@ -238,7 +249,8 @@ mod tests {
         let r = m.route("/service-cloud/");
         r.observe(200, 0.01);
         r.observe(502, 0.02);
-        m.upstream_errors("cec")[0].inc();
+        m.upstream_errors("cec").count(UpstreamErrorKind::Connect);
+        m.upstream_errors("cec").count(UpstreamErrorKind::Timeout);
         m.open_connections("https").inc();
         m.signatures("817854979183314945").inc();
         m.signing_refused("tenant_mismatch");
@@ -249,6 +261,8 @@ mod tests {
             r#"cec_gateway_requests_total{route="/service-cloud/",status="4xx"} 0"#,
             r#"cec_gateway_request_duration_seconds_count{route="/service-cloud/"} 2"#,
             r#"cec_gateway_upstream_errors_total{upstream="cec",kind="connect"} 1"#,
+            r#"cec_gateway_upstream_errors_total{upstream="cec",kind="timeout"} 1"#,
+            r#"cec_gateway_upstream_errors_total{upstream="cec",kind="tls"} 0"#,
             r#"cec_gateway_open_connections{listener="https"} 1"#,
             r#"cec_gateway_signatures_issued_total{channel="817854979183314945"} 1"#,
             r#"cec_gateway_signing_refused_total{reason="tenant_mismatch"} 1"#,

@@ -1,23 +1,25 @@
-//! Upstreams: one pooled hyper-util client per configured upstream, built once and shared by
-//! every request. HTTPS is verified against the webpki roots plus the upstream's optional `ca`;
-//! SNI is the upstream's host. HTTP/1.1 to the upstream (like nginx), which also carries
+//! Upstreams: one pooled hyper-util client per configured upstream per worker, shared by the
+//! worker's requests. HTTPS is verified against the webpki roots plus the upstream's optional
+//! `ca`; SNI is the upstream's host. HTTP/1.1 to the upstream (like nginx), which also carries
 //! WebSocket upgrades.
+//!
+//! [`client_tls`] is the part that can fail (reading `ca`): it runs once per configuration,
+//! before anything is swapped in. [`Upstream::new`] then cannot fail, and runs on the worker's
+//! own thread so that the pool's connections live there.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::body::ProxyBody;
+use crate::config::{Origin, Scheme, UpstreamConfig};
+use crate::metrics::{Metrics, UpstreamErrors};
+use crate::tls::{TlsError, load_certs};
 use http::HeaderValue;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use prometheus_client::metrics::counter::Counter;
-
-use crate::body::ProxyBody;
-use crate::config::{Origin, Scheme, UpstreamConfig};
-use crate::metrics::Metrics;
-use crate::tls::{TlsError, load_certs};
 
 pub type HttpClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;
 
@@ -53,37 +55,41 @@ pub struct Upstream {
     pub uri_scheme: http::uri::Scheme,
     pub client: HttpClient,
     pub response_timeout: Duration,
-    /// Error counters in the order of `metrics::UPSTREAM_ERROR_KINDS`.
-    pub errors: [Counter; 4],
+    pub errors: UpstreamErrors,
+}
+
+/// The TLS client configuration for `cfg`: the webpki roots plus its `ca`.
+pub fn client_tls(cfg: &UpstreamConfig) -> Result<rustls::ClientConfig, UpstreamError> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = &cfg.ca {
+        let certs = load_certs(path).map_err(|source| UpstreamError::Ca {
+            name: cfg.name.clone(),
+            source,
+        })?;
+        for cert in certs {
+            roots.add(cert).map_err(|source| UpstreamError::BadCa {
+                name: cfg.name.clone(),
+                path: path.clone(),
+                source,
+            })?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|source| UpstreamError::Tls {
+            name: cfg.name.clone(),
+            source,
+        })?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tls)
 }
 
 impl Upstream {
-    pub fn new(cfg: &UpstreamConfig, metrics: &Metrics) -> Result<Self, UpstreamError> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        if let Some(path) = &cfg.ca {
-            let certs = load_certs(path).map_err(|source| UpstreamError::Ca {
-                name: cfg.name.clone(),
-                source,
-            })?;
-            for cert in certs {
-                roots.add(cert).map_err(|source| UpstreamError::BadCa {
-                    name: cfg.name.clone(),
-                    path: path.clone(),
-                    source,
-                })?;
-            }
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|source| UpstreamError::Tls {
-                name: cfg.name.clone(),
-                source,
-            })?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-
+    /// The pooled client for `cfg`, with the TLS configuration [`client_tls`] made for it.
+    pub fn new(cfg: &UpstreamConfig, tls: rustls::ClientConfig, metrics: &Metrics) -> Self {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_connect_timeout(Some(cfg.connect_timeout));
@@ -102,7 +108,7 @@ impl Upstream {
             .build(connector);
         let authority = HeaderValue::from_str(&cfg.origin.authority())
             .expect("a parsed origin is a valid Host value");
-        Ok(Self {
+        Self {
             name: cfg.name.clone(),
             origin: cfg.origin.clone(),
             authority,
@@ -113,6 +119,6 @@ impl Upstream {
             client,
             response_timeout: cfg.response_timeout,
             errors: metrics.upstream_errors(&cfg.name),
-        })
+        }
     }
 }

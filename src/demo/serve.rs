@@ -1,8 +1,7 @@
-//! The accept loop the demo's own servers (mock CEC, sample page) share: a bound listener,
-//! optional TLS, HTTP/1.1 and HTTP/2, a handshake deadline, and a graceful stop when the demo's
-//! stop signal flips. The gateway itself does not use this; it has its own listener.
+//! How the demo's own servers (mock CEC, sample page) serve: the gateway's accept loop and
+//! connection steps ([`crate::accept`], [`crate::connection`]) with the demo's deadlines, optional
+//! TLS, HTTP/1.1 and HTTP/2, and a graceful stop when the demo's stop signal flips.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,15 +9,16 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use rustls::ServerConfig;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
+
+use crate::accept::accept_loop;
+pub(crate) use crate::accept::stopped;
+use crate::connection::{handshake, http_builder, serve_http};
 
 /// The response body every demo server answers with.
 pub type Body = Full<Bytes>;
@@ -29,13 +29,10 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long in-flight demo requests may take to finish once the demo stops.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Resolves once the demo's stop signal is `true` (or its sender is gone, which means the same).
-pub async fn stopped(stop: &mut watch::Receiver<bool>) {
-    if stop.wait_for(|&stop| stop).await.is_err() {
-        // The sender was dropped: nobody can ask us to keep running any more.
-    }
-}
+/// Connections one demo server serves at once.
+const MAX_CONNECTIONS: usize = 256;
+/// HTTP/2 streams per demo connection.
+const MAX_STREAMS: u32 = 64;
 
 /// Serves `handler` on `listener` (over TLS when `tls` is given) until `stop` flips, then lets
 /// open connections finish for up to [`DRAIN_TIMEOUT`].
@@ -43,71 +40,33 @@ pub async fn serve<H, Fut>(
     listener: TcpListener,
     tls: Option<Arc<ServerConfig>>,
     handler: H,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) where
     H: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Response<Body>> + Send + 'static,
 {
     let acceptor = tls.map(TlsAcceptor::from);
     let graceful = GracefulShutdown::new();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(conn) => conn,
-                Err(error) => {
-                    // Typically EMFILE: back off instead of spinning.
-                    tracing::warn!(%error, "demo server: accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = stopped(&mut stop) => break,
-        };
-        let handler = handler.clone();
-        let service = service_fn(move |req| {
-            let response = handler(req);
-            async move { Ok::<_, Infallible>(response.await) }
-        });
-        let builder = builder.clone();
-        let acceptor = acceptor.clone();
+    let http = Arc::new(http_builder(HEADER_READ_TIMEOUT, MAX_STREAMS));
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    accept_loop(&listener, &slots, stop, |tcp, peer, permit| {
+        let (handler, http, acceptor) = (handler.clone(), Arc::clone(&http), acceptor.clone());
         let watcher = graceful.watcher();
         tokio::spawn(async move {
+            let _permit = permit;
             let served = match acceptor {
-                None => {
-                    let conn = builder
-                        .serve_connection(TokioIo::new(tcp), service)
-                        .into_owned();
-                    watcher.watch(conn).await
-                }
-                Some(acceptor) => {
-                    let tls =
-                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                            Ok(Ok(tls)) => tls,
-                            Ok(Err(error)) => {
-                                tracing::debug!(%peer, %error, "demo server: TLS handshake failed");
-                                return;
-                            }
-                            Err(_elapsed) => {
-                                tracing::debug!(%peer, "demo server: TLS handshake timed out");
-                                return;
-                            }
-                        };
-                    let conn = builder
-                        .serve_connection(TokioIo::new(tls), service)
-                        .into_owned();
-                    watcher.watch(conn).await
-                }
+                None => serve_http(&http, tcp, handler, watcher).await,
+                Some(acceptor) => match handshake(&acceptor, tcp, peer, HANDSHAKE_TIMEOUT).await {
+                    Some(tls) => serve_http(&http, tls, handler, watcher).await,
+                    None => return,
+                },
             };
             if let Err(error) = served {
                 tracing::debug!(%peer, %error, "demo server: connection ended with an error");
             }
         });
-    }
+    })
+    .await;
     drop(listener);
     if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
         .await

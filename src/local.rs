@@ -1,6 +1,6 @@
-//! Endpoints the gateway answers itself: on the public listener the vendor-compatible
-//! signature endpoint (`signing.authorization_endpoint`) and Token mode's validation endpoint
-//! (`token.validate_path`); on the admin listener `POST /tokens`.
+//! Paths the gateway answers itself on the public listener, instead of proxying them: the
+//! vendor-compatible signature endpoint (`signing.authorization_endpoint`) and Token mode's
+//! validation endpoint (`token.validate_path`).
 
 use std::time::SystemTime;
 
@@ -8,29 +8,28 @@ use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use crate::body::read_limited;
-use crate::body::{ProxyBody, full};
-use crate::error::json_response;
-use crate::error::{ProxyError, json_body};
-use crate::forward::{ConnInfo, Gateway};
+use crate::body::{BodyError, ProxyBody, full, read_limited};
+use crate::error::{ProxyError, json_body, json_response};
+use crate::gateway::Gateway;
 use crate::headers;
-use crate::sign::{self, Refusal};
+use crate::pipeline::{ConnInfo, signing_body_error};
+use crate::sign;
 use crate::token::{Outcome, Verdict};
 
 /// A request the gateway answers itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Local {
+pub(crate) enum Local {
     TokenValidate,
     Authorization,
 }
 
 /// Which local endpoint, if any, serves `path`.
-pub fn local_for(gw: &Gateway, path: &str) -> Option<Local> {
-    if gw.token.as_ref().is_some_and(|t| t.validate_path() == path) {
+pub(crate) fn find(gw: &Gateway, path: &str) -> Option<Local> {
+    if gw.token().is_some_and(|t| t.validate_path() == path) {
         return Some(Local::TokenValidate);
     }
     if gw
-        .config
+        .config()
         .signing
         .as_ref()
         .and_then(|s| s.authorization_endpoint.as_deref())
@@ -41,7 +40,7 @@ pub fn local_for(gw: &Gateway, path: &str) -> Option<Local> {
     None
 }
 
-pub async fn serve(
+pub(crate) async fn serve(
     gw: &Gateway,
     local: Local,
     req: Request<Incoming>,
@@ -66,12 +65,11 @@ async fn token_validate(
     conn: ConnInfo,
 ) -> Response<ProxyBody> {
     let service = gw
-        .token
-        .as_ref()
-        .expect("local_for only routes here when token mode is on");
+        .token()
+        .expect("find only routes here when token mode is on");
     let caller = headers::client_address(
         conn.peer.ip(),
-        &gw.config.forwarding.trusted_proxies,
+        &gw.config().forwarding.trusted_proxies,
         req.headers(),
     )
     .real_ip;
@@ -84,20 +82,20 @@ async fn token_validate(
                 body,
                 &parts.headers,
                 service.max_body(),
-                gw.config.server.header_read_timeout,
+                gw.config().server.header_read_timeout,
             )
             .await
             {
                 Ok(bytes) => service.validate_body(&bytes, now),
-                Err(ProxyError::Signing(Refusal::TooLarge)) => Verdict::too_large(),
-                Err(_) => Verdict::of(Outcome::BadRequest),
+                Err(BodyError::TooLarge) => Verdict::too_large(),
+                Err(BodyError::Timeout | BodyError::Read(_)) => Verdict::of(Outcome::BadRequest),
             }
         }
     };
     let label = verdict.outcome.label();
-    gw.metrics.token_validation(label);
+    gw.metrics().token_validation(label);
     if matches!(verdict.outcome, Outcome::RateLimited) {
-        gw.metrics.token_rate_limited.inc();
+        gw.metrics().token_rate_limited.inc();
     }
     tracing::info!(caller = %caller, result = label, cause = verdict.outcome.reason().unwrap_or(""), "token validation");
     let mut resp = Response::new(full(verdict.body));
@@ -118,18 +116,19 @@ async fn authorization(
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, ProxyError> {
     let signing = gw
-        .config
+        .config()
         .signing
         .as_ref()
-        .expect("local_for only routes here when signing is on");
+        .expect("find only routes here when signing is on");
     let (parts, body) = req.into_parts();
     let bytes = read_limited(
         body,
         &parts.headers,
         signing.max_body,
-        gw.config.server.header_read_timeout,
+        gw.config().server.header_read_timeout,
     )
-    .await?;
+    .await
+    .map_err(signing_body_error)?;
     let signed =
         sign::authorize(signing, &bytes, SystemTime::now()).map_err(ProxyError::Signing)?;
     gw.count_signature(&signed.channel);
@@ -141,34 +140,4 @@ async fn authorization(
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)
-}
-
-/// `POST /tokens` on the admin listener: `{"userId","userName","tenantSpaceId"}` →
-/// `{"token","expiresAt"}`.
-pub async fn mint_tokens(gw: &Gateway, req: Request<Incoming>) -> Response<ProxyBody> {
-    let Some(service) = gw.token.as_ref() else {
-        return json_response(StatusCode::NOT_FOUND, json_body("token mode is off", ""));
-    };
-    let (parts, body) = req.into_parts();
-    let bytes = match read_limited(
-        body,
-        &parts.headers,
-        service.max_body(),
-        gw.config.server.header_read_timeout,
-    )
-    .await
-    {
-        Ok(b) => b,
-        Err(e) => return json_response(e.status(), json_body(&e.to_string(), "")),
-    };
-    match service.mint_request(&bytes, SystemTime::now()) {
-        Ok(reply) => {
-            gw.metrics.tokens_minted.inc();
-            json_response(reply.status, reply.body)
-        }
-        Err(e) => {
-            let reply = e.reply();
-            json_response(reply.status, reply.body)
-        }
-    }
 }

@@ -1,0 +1,152 @@
+//! The gateway's state: everything one configuration builds, apart from the per-request pipeline
+//! that reads it ([`crate::pipeline`]).
+//!
+//! Two levels, so that a reload can validate everything before it swaps anything in:
+//! - [`Generation`]: built once per configuration, shared by every worker. Every step that can
+//!   fail is here (the served certificate and key, each upstream's trust store); metrics and
+//!   Token mode's service are process-wide.
+//! - [`Gateway`]: one per worker, built from a `Generation` on the worker's own thread and
+//!   unable to fail: the route table, the pooled upstream clients (their connections live on
+//!   that thread) and the pre-resolved metric series.
+//!
+//! A worker holds its `Gateway` in a [`crate::swap::StateHandle`]; a request loads it once and
+//! keeps it to its end.
+
+use std::sync::Arc;
+
+use prometheus_client::metrics::counter::Counter;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::Config;
+use crate::connection::{HttpBuilder, http_builder};
+use crate::metrics::{Metrics, RouteMetrics};
+use crate::route::RouteTable;
+use crate::tls::{self, PairOrigin, TlsError};
+use crate::token::TokenService;
+use crate::upstream::{self, Upstream, UpstreamError};
+
+/// Why a configuration could not be made into a [`Generation`].
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("tls: {0}")]
+    Tls(#[from] TlsError),
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+}
+
+/// What one configuration builds once, for every worker.
+pub struct Generation {
+    pub(crate) config: Arc<Config>,
+    /// The public listener's TLS: a renewed certificate reaches the next handshake.
+    pub(crate) tls: TlsAcceptor,
+    /// By upstream index: the verified TLS client configuration.
+    upstream_tls: Vec<rustls::ClientConfig>,
+    /// Shared by every worker: one rate limiter and one single-use store per process.
+    pub(crate) token: Option<Arc<TokenService>>,
+    pub(crate) metrics: Arc<Metrics>,
+}
+
+impl Generation {
+    /// Validates and builds everything `config` needs that can fail. With `self_signed`, a
+    /// missing certificate pair is generated first.
+    pub fn build(config: Config, metrics: Arc<Metrics>) -> Result<Self, StateError> {
+        if tls::ensure_pair(&config.tls, &config.server.hostnames)? == PairOrigin::Generated {
+            tracing::info!(cert = %config.tls.cert.display(), key = %config.tls.key.display(), hostnames = ?config.server.hostnames, "generated a self-signed certificate");
+        }
+        let tls = TlsAcceptor::from(tls::server_config(&config.tls)?);
+        let upstream_tls = config
+            .upstreams
+            .iter()
+            .map(upstream::client_tls)
+            .collect::<Result<_, _>>()?;
+        let token = config
+            .token
+            .as_ref()
+            .map(|t| Arc::new(TokenService::new(t)));
+        Ok(Self {
+            config: Arc::new(config),
+            tls,
+            upstream_tls,
+            token,
+            metrics,
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+}
+
+/// HTTP/2 streams a client may open at once on one connection.
+const H2_MAX_CONCURRENT_STREAMS: u32 = 256;
+
+/// One worker's state for one configuration.
+pub struct Gateway {
+    pub(crate) generation: Arc<Generation>,
+    /// The HTTP/1.1 + HTTP/2 settings for the connections accepted while this state is current.
+    pub(crate) http: Arc<HttpBuilder>,
+    pub(crate) routes: RouteTable,
+    /// By route index (configuration order).
+    pub(crate) route_metrics: Vec<RouteMetrics>,
+    pub(crate) unmatched_metrics: RouteMetrics,
+    /// By upstream index.
+    pub(crate) upstreams: Vec<Upstream>,
+    /// By channel index (configuration order).
+    signatures: Vec<Counter>,
+}
+
+impl Gateway {
+    /// Builds a worker's state; call it on the worker's thread.
+    pub fn for_worker(generation: Arc<Generation>) -> Self {
+        let config = &generation.config;
+        let metrics = &generation.metrics;
+        let routes = RouteTable::new(&config.routes);
+        let route_metrics = config
+            .routes
+            .iter()
+            .map(|r| metrics.route(&r.prefix))
+            .collect();
+        let upstreams = config
+            .upstreams
+            .iter()
+            .zip(&generation.upstream_tls)
+            .map(|(u, tls)| Upstream::new(u, tls.clone(), metrics))
+            .collect();
+        let signatures = config
+            .signing
+            .iter()
+            .flat_map(|s| &s.channels)
+            .map(|c| metrics.signatures(&c.config_id))
+            .collect();
+        let http = http_builder(config.server.header_read_timeout, H2_MAX_CONCURRENT_STREAMS);
+        Self {
+            http: Arc::new(http),
+            unmatched_metrics: metrics.route("none"),
+            routes,
+            route_metrics,
+            upstreams,
+            signatures,
+            generation,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.generation.config
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.generation.metrics
+    }
+
+    pub(crate) fn token(&self) -> Option<&TokenService> {
+        self.generation.token.as_deref()
+    }
+
+    /// Counts a signature issued for channel `config_id`.
+    pub(crate) fn count_signature(&self, config_id: &str) {
+        let channels = self.config().signing.iter().flat_map(|s| &s.channels);
+        if let Some(i) = channels.into_iter().position(|c| c.config_id == config_id) {
+            self.signatures[i].inc();
+        }
+    }
+}
