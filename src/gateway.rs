@@ -48,21 +48,31 @@ pub struct Generation {
 
 impl Generation {
     /// Validates and builds everything `config` needs that can fail. With `self_signed`, a
-    /// missing certificate pair is generated first.
-    pub fn build(config: Config, metrics: Arc<Metrics>) -> Result<Self, StateError> {
+    /// missing certificate pair is generated first. After a reload, Token mode's memory is
+    /// carried over from the `previous` generation.
+    pub fn build(
+        config: Config,
+        metrics: Arc<Metrics>,
+        previous: Option<&Generation>,
+    ) -> Result<Self, StateError> {
         if tls::ensure_pair(&config.tls, &config.server.hostnames)? == PairOrigin::Generated {
             tracing::info!(cert = %config.tls.cert.display(), key = %config.tls.key.display(), hostnames = ?config.server.hostnames, "generated a self-signed certificate");
         }
-        let tls = TlsAcceptor::from(tls::server_config(&config.tls)?);
+        let served = tls::load_pair(&config.tls)?;
         let upstream_tls = config
             .upstreams
             .iter()
             .map(upstream::client_tls)
             .collect::<Result<_, _>>()?;
-        let token = config
-            .token
-            .as_ref()
-            .map(|t| Arc::new(TokenService::new(t)));
+        let token = config.token.as_ref().map(|t| {
+            let mut service = TokenService::new(t);
+            if let Some(old) = previous.and_then(|p| p.token.as_deref()) {
+                service.carry_over(old);
+            }
+            Arc::new(service)
+        });
+        served.report_expiry(&config.tls.cert, &metrics);
+        let tls = TlsAcceptor::from(served.config);
         Ok(Self {
             config: Arc::new(config),
             tls,

@@ -9,6 +9,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::UpstreamErrorKind;
 
@@ -68,6 +70,11 @@ pub struct Metrics {
     token_validations: Family<ResultLabel, Counter>,
     pub token_rate_limited: Counter,
     pub tokens_minted: Counter,
+    config_reloads: Family<ResultLabel, Counter>,
+    /// Seconds since the epoch of the last successful (re)load, as Prometheus itself reports.
+    config_last_reload_success: Gauge<f64, AtomicU64>,
+    /// The served certificate's notAfter, seconds since the epoch.
+    pub tls_cert_not_after: Gauge,
 }
 
 /// A route's series, resolved once.
@@ -159,7 +166,31 @@ impl Metrics {
             "Tokens minted through /tokens or the CLI",
             tokens_minted.clone(),
         );
+        let config_reloads = Family::<ResultLabel, Counter>::default();
+        for result in ["ok", "refused"] {
+            drop(config_reloads.get_or_create(&ResultLabel { result }));
+        }
+        registry.register(
+            "config_reloads",
+            "Configuration reloads, by result (ok, refused)",
+            config_reloads.clone(),
+        );
+        let config_last_reload_success = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "config_last_reload_success_timestamp_seconds",
+            "When the configuration in service was loaded (start or last successful reload)",
+            config_last_reload_success.clone(),
+        );
+        let tls_cert_not_after = Gauge::default();
+        registry.register(
+            "tls_cert_not_after_timestamp_seconds",
+            "Expiry (notAfter) of the served TLS certificate",
+            tls_cert_not_after.clone(),
+        );
         Self {
+            config_reloads,
+            config_last_reload_success,
+            tls_cert_not_after,
             registry,
             requests,
             duration,
@@ -228,6 +259,24 @@ impl Metrics {
         self.token_validations
             .get_or_create(&ResultLabel { result })
             .inc();
+    }
+
+    /// Marks the configuration in service as loaded now (at start, and after a reload).
+    pub fn config_loaded(&self) {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH);
+        self.config_last_reload_success
+            .set(now.map_or(0.0, |d| d.as_secs_f64()));
+    }
+
+    /// Counts a reload: applied (`ok`, and marked loaded) or refused.
+    pub fn config_reloaded(&self, ok: bool) {
+        let result = if ok { "ok" } else { "refused" };
+        self.config_reloads
+            .get_or_create(&ResultLabel { result })
+            .inc();
+        if ok {
+            self.config_loaded();
+        }
     }
 
     /// The Prometheus text exposition.

@@ -46,16 +46,41 @@ impl Reloader {
         }))
     }
 
-    /// Validates `config`, builds it, and swaps it in on every worker. When this returns
-    /// `Ok`, the next connection and the next request on every worker use it.
-    pub async fn reload(&self, mut config: Config) -> Result<(), ReloadError> {
+    /// Loads a configuration with `load` (for SIGHUP: the file again, with its secrets), then
+    /// validates, builds and swaps it in on every worker. When this returns `Ok`, the next
+    /// connection and the next request on every worker use it. Either way the outcome is
+    /// logged and counted; a refusal leaves the running configuration in service.
+    pub async fn reload_with(
+        &self,
+        load: impl FnOnce() -> Result<Config, ConfigError>,
+    ) -> Result<(), ReloadError> {
         let mut current = self.0.current.lock().await;
-        keep_fixed(&current.config().server, &mut config.server);
         let metrics = Arc::clone(&current.metrics);
-        let generation = Arc::new(Generation::build(config, metrics)?);
+        let built = load().map_err(ReloadError::from).and_then(|mut config| {
+            keep_fixed(&current.config().server, &mut config.server);
+            Ok(Generation::build(
+                config,
+                Arc::clone(&metrics),
+                Some(&current),
+            )?)
+        });
+        metrics.config_reloaded(built.is_ok());
+        let generation = match built {
+            Ok(generation) => Arc::new(generation),
+            Err(e) => {
+                tracing::error!(error = %crate::error::ErrorChain(&e), "reload refused; the running configuration stays in service");
+                return Err(e);
+            }
+        };
         self.0.swapper.swap(&generation).await;
         *current = generation;
+        tracing::info!("configuration reloaded");
         Ok(())
+    }
+
+    /// [`Reloader::reload_with`] for a configuration already loaded.
+    pub async fn reload(&self, config: Config) -> Result<(), ReloadError> {
+        self.reload_with(|| Ok(config)).await
     }
 }
 

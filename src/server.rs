@@ -61,7 +61,8 @@ impl Server {
     /// Builds the state for `config` and starts the workers on `listeners`.
     pub fn start(config: Config, listeners: Listeners) -> Result<Self, RunError> {
         let metrics = Arc::new(Metrics::new());
-        let generation = Arc::new(Generation::build(config, Arc::clone(&metrics))?);
+        let generation = Arc::new(Generation::build(config, Arc::clone(&metrics), None)?);
+        metrics.config_loaded();
         let server = generation.config().server.clone();
         let addrs = (
             listeners.https_addr(),

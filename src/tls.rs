@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
@@ -148,6 +149,56 @@ pub fn server_config_from(
     Ok(Arc::new(config))
 }
 
+/// Certificates expiring sooner than this are warned about at start and at each reload.
+pub const EXPIRY_WARNING: Duration = Duration::from_secs(14 * 24 * 3600);
+
+/// The served pair, loaded and checked: the rustls configuration, and when the leaf expires.
+pub struct ServedCert {
+    pub config: Arc<ServerConfig>,
+    /// The leaf certificate's notAfter, in seconds since the Unix epoch (`None`: unparsable).
+    pub not_after: Option<i64>,
+}
+
+impl ServedCert {
+    /// Sets `tls_cert_not_after_timestamp_seconds`, and warns when the certificate at `path`
+    /// expires within [`EXPIRY_WARNING`] (or has expired).
+    pub fn report_expiry(&self, path: &Path, metrics: &crate::metrics::Metrics) {
+        let Some(not_after) = self.not_after else {
+            tracing::warn!(cert = %path.display(), "cannot read the certificate's expiry date");
+            return;
+        };
+        metrics.tls_cert_not_after.set(not_after);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let left = not_after - now;
+        if left < EXPIRY_WARNING.as_secs() as i64 {
+            let days = left.div_euclid(24 * 3600);
+            tracing::warn!(cert = %path.display(), days_left = days, not_after, "the served certificate expires soon: renew it and reload");
+        }
+    }
+}
+
+/// Loads the served pair, builds its rustls configuration, and reads the leaf's expiry.
+pub fn load_pair(tls: &TlsConfig) -> Result<ServedCert, TlsError> {
+    let certs = load_certs(&tls.cert)?;
+    let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|source| TlsError::Key {
+        path: tls.key.clone(),
+        source,
+    })?;
+    let not_after = not_after(&certs[0]);
+    Ok(ServedCert {
+        config: server_config_from(certs, key)?,
+        not_after,
+    })
+}
+
+/// A certificate's notAfter, in seconds since the Unix epoch.
+pub fn not_after(cert: &CertificateDer<'_>) -> Option<i64> {
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
+    Some(parsed.validity().not_after.timestamp())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +221,15 @@ mod tests {
             assert_eq!(mode, 0o600);
         }
         let config = server_config(&tls).unwrap();
+        let served = load_pair(&tls).unwrap();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let not_after = served
+            .not_after
+            .expect("rcgen's certificate has a notAfter");
+        assert!(not_after > now, "not yet expired: {not_after} vs {now}");
         assert_eq!(
             config.alpn_protocols,
             vec![b"h2".to_vec(), b"http/1.1".to_vec()]

@@ -20,8 +20,8 @@
 //! Log [`Outcome::label`] and [`Outcome::reason`]; never the request body.
 //!
 //! `POST /tokens` shares `token.max_body` as its body cap. The rate limiter and the single-use
-//! store live in the service: a reload that builds a new one starts them empty (a token used
-//! just before a reload could be used once more until it expires).
+//! store live in the service; a reload builds a new service and [`TokenService::carry_over`]s
+//! them from the old one, so that a reload neither forgets a used token nor refills a bucket.
 
 mod jwt;
 mod limit;
@@ -34,6 +34,7 @@ mod tests;
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ipnet::IpNet;
@@ -56,9 +57,11 @@ pub struct TokenService {
     codec: Codec,
     ttl: Duration,
     allowed_callers: Vec<IpNet>,
-    limiter: RateLimiter,
+    limiter: Arc<RateLimiter>,
+    /// The limiter's rate (per second) and burst, to tell whether a reload changed them.
+    limit: (f64, u32),
     /// `Some` when `single_use`.
-    replay: Option<ReplayStore>,
+    replay: Option<Arc<ReplayStore>>,
     max_body: usize,
     validate_path: String,
 }
@@ -88,10 +91,28 @@ impl TokenService {
             codec: Codec::new(&cfg.secret, cfg.leeway),
             ttl: cfg.ttl,
             allowed_callers: cfg.allowed_callers.clone(),
-            limiter: RateLimiter::new(cfg.rate_per_sec, cfg.rate_burst, rate_sources),
-            replay: cfg.single_use.then(|| ReplayStore::new(replay_entries)),
+            limiter: Arc::new(RateLimiter::new(
+                cfg.rate_per_sec,
+                cfg.rate_burst,
+                rate_sources,
+            )),
+            limit: (cfg.rate_per_sec, cfg.rate_burst),
+            replay: cfg
+                .single_use
+                .then(|| Arc::new(ReplayStore::new(replay_entries))),
             max_body: cfg.max_body,
             validate_path: cfg.validate_path.clone(),
+        }
+    }
+
+    /// Takes over `previous`'s memory, for a reload: the single-use store (when both are
+    /// single use) and the rate limiter's buckets (when the rate and burst are unchanged).
+    pub fn carry_over(&mut self, previous: &TokenService) {
+        if let (Some(replay), Some(old)) = (&mut self.replay, &previous.replay) {
+            *replay = Arc::clone(old);
+        }
+        if self.limit == previous.limit {
+            self.limiter = Arc::clone(&previous.limiter);
         }
     }
 

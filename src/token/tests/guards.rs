@@ -151,3 +151,36 @@ fn single_use_memory_cap_fails_closed() {
             .is_valid()
     );
 }
+
+#[test]
+fn a_reload_carries_the_used_tokens_and_the_buckets_over() {
+    let limited = |c: &mut TokenConfig| {
+        c.single_use = true;
+        c.rate_per_sec = 1.0;
+        c.rate_burst = 2;
+    };
+    let old = service_with(limited);
+    let body = request(&mint_at(&old, T0), USER);
+    let caller = peer("192.0.2.1");
+    assert!(old.validate_request(caller, &body, at(T0)).is_valid());
+
+    let mut new = service_with(limited);
+    new.carry_over(&old);
+    let replayed = new.validate_request(caller, &body, at(T0));
+    assert_eq!(replayed.outcome, Outcome::Invalid(Invalid::Replayed));
+    let limited_now = new.validate_request(caller, &body, at(T0));
+    assert_eq!(
+        limited_now.outcome,
+        Outcome::RateLimited,
+        "the bucket was spent before"
+    );
+
+    // A changed limit starts new buckets; the used token stays used.
+    let mut changed = service_with(|c| {
+        limited(c);
+        c.rate_burst = 5;
+    });
+    changed.carry_over(&new);
+    let again = changed.validate_request(caller, &body, at(T0));
+    assert_eq!(again.outcome, Outcome::Invalid(Invalid::Replayed));
+}
