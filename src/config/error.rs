@@ -1,5 +1,6 @@
 //! `ConfigError`: what is wrong with the configuration, where (file, line, key path), and why.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -42,7 +43,7 @@ pub enum ConfigErrorKind {
     Invalid {
         what: &'static str,
         value: String,
-        expected: &'static str,
+        expected: Cow<'static, str>,
     },
     #[error("no upstream named {0:?}")]
     UnknownUpstream(String),

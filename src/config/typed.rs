@@ -191,10 +191,6 @@ pub struct TokenConfig {
     pub max_body: usize,
 }
 
-pub const DEFAULT_SIGNING_PATH: &str =
-    "/service-cloud/webclient/chat_client/js/newThirdPartyClient.js";
-pub const DEFAULT_VALIDATE_PATH: &str = "/rest/cc-messaging/v1/thirdparty/chatThirdPartyValidate";
-
 /// `scheme://host[:port]` with http or https, no path (a single trailing `/` is tolerated).
 pub fn parse_origin(s: &str) -> Option<Origin> {
     let uri: http::Uri = s.trim().parse().ok()?;
