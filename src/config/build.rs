@@ -17,8 +17,16 @@ pub(super) fn build(
 ) -> Result<Config, ConfigError> {
     let f = Fields { ctx };
     let upstreams = upstreams(&f, &raw.upstreams)?;
+    let server = server(&f, &raw.server)?;
+    let forwarding = ForwardingConfig {
+        trusted_proxies: f.cidrs(
+            &raw.forwarding.trusted_proxies,
+            "forwarding.trusted_proxies",
+        )?,
+    };
+    proxy_protocol_needs_trusted_proxies(&f, &raw.server, &forwarding)?;
     Ok(Config {
-        server: server(&f, &raw.server)?,
+        server,
         tls: match raw.tls {
             Some(t) => TlsConfig {
                 cert: ctx.resolve(t.cert.get_ref()),
@@ -34,12 +42,7 @@ pub(super) fn build(
         },
         routes: routes(&f, &raw.routes, &upstreams)?,
         upstreams,
-        forwarding: ForwardingConfig {
-            trusted_proxies: f.cidrs(
-                &raw.forwarding.trusted_proxies,
-                "forwarding.trusted_proxies",
-            )?,
-        },
+        forwarding,
         cookies: CookiesConfig {
             rewrite_domain: raw.cookies.rewrite_domain,
         },
@@ -103,7 +106,33 @@ fn server(f: &Fields<'_, '_>, s: &raw::RawServer) -> Result<ServerConfig, Config
             1..=MAX_WORKERS as i64,
             default_workers(),
         )?,
+        proxy_protocol: s
+            .proxy_protocol
+            .as_ref()
+            .map_or(DEFAULT_PROXY_PROTOCOL, |v| *v.get_ref()),
+        drain_delay: f.duration(&s.drain_delay, "server.drain_delay", DEFAULT_DRAIN_DELAY)?,
+        watch_config: s.watch_config.unwrap_or(DEFAULT_WATCH_CONFIG),
     })
+}
+
+/// A PROXY header is believed only from a trusted proxy: with none listed, `proxy_protocol`
+/// would refuse every connection.
+fn proxy_protocol_needs_trusted_proxies(
+    f: &Fields<'_, '_>,
+    s: &raw::RawServer,
+    forwarding: &ForwardingConfig,
+) -> Result<(), ConfigError> {
+    match &s.proxy_protocol {
+        Some(v) if *v.get_ref() && forwarding.trusted_proxies.is_empty() => Err(f.err(
+            v,
+            "server.proxy_protocol",
+            K::Needs(
+                "forwarding.trusted_proxies: a PROXY header is accepted only from those peers, \
+                 and none is listed",
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn upstreams(

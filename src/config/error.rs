@@ -51,6 +51,9 @@ pub enum ConfigErrorKind {
     DuplicatePrefix(String),
     #[error("{0}")]
     Missing(&'static str),
+    /// A key whose value needs another key set, e.g. `proxy_protocol` needs trusted proxies.
+    #[error("needs {0}")]
+    Needs(&'static str),
     #[error("{owner}: environment variable {var} is not set")]
     MissingEnv { owner: String, var: String },
     #[error("{owner}: cannot read secret file {path}: {source}")]

@@ -57,6 +57,12 @@ pub(super) struct RawServer {
     pub max_connections: Option<S<i64>>,
     #[serde(default)]
     pub workers: Option<S<i64>>,
+    #[serde(default)]
+    pub proxy_protocol: Option<S<bool>>,
+    #[serde(default)]
+    pub drain_delay: Option<S<String>>,
+    #[serde(default)]
+    pub watch_config: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use super::*;
 
+mod server_keys;
+
 const BASE: &str = r#"
 [server]
 listen = "127.0.0.1:8443"

@@ -37,6 +37,14 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Worker threads, each with its own event loop and upstream pools.
     pub workers: usize,
+    /// A PROXY protocol header (v1 or v2) is required on the public listeners before anything
+    /// else; accepted only from peers in `forwarding.trusted_proxies` (never empty when true).
+    pub proxy_protocol: bool,
+    /// On SIGTERM, `/readyz` answers 503 for this long before the listeners close and
+    /// `shutdown_grace` starts, so that load balancers stop sending new connections first.
+    pub drain_delay: Duration,
+    /// Reload when the configuration file changes.
+    pub watch_config: bool,
 }
 
 #[derive(Debug, Clone)]
