@@ -38,6 +38,7 @@ mod local;
 pub mod logging;
 pub mod metrics;
 pub mod pipeline;
+mod proxy_protocol;
 mod redirect;
 mod reload;
 pub mod rewrite;

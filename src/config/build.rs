@@ -2,8 +2,8 @@
 //! once, every error with its key path and line.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
+use super::defaults::*;
 use super::fields::{Fields, invalid, parse_rate};
 use super::raw::{self, S};
 use super::typed::*;
@@ -17,8 +17,16 @@ pub(super) fn build(
 ) -> Result<Config, ConfigError> {
     let f = Fields { ctx };
     let upstreams = upstreams(&f, &raw.upstreams)?;
+    let server = server(&f, &raw.server)?;
+    let forwarding = ForwardingConfig {
+        trusted_proxies: f.cidrs(
+            &raw.forwarding.trusted_proxies,
+            "forwarding.trusted_proxies",
+        )?,
+    };
+    proxy_protocol_needs_trusted_proxies(&f, &raw.server, &forwarding)?;
     Ok(Config {
-        server: server(&f, &raw.server)?,
+        server,
         tls: match raw.tls {
             Some(t) => TlsConfig {
                 cert: ctx.resolve(t.cert.get_ref()),
@@ -34,12 +42,7 @@ pub(super) fn build(
         },
         routes: routes(&f, &raw.routes, &upstreams)?,
         upstreams,
-        forwarding: ForwardingConfig {
-            trusted_proxies: f.cidrs(
-                &raw.forwarding.trusted_proxies,
-                "forwarding.trusted_proxies",
-            )?,
-        },
+        forwarding,
         cookies: CookiesConfig {
             rewrite_domain: raw.cookies.rewrite_domain,
         },
@@ -60,7 +63,7 @@ fn server(f: &Fields<'_, '_>, s: &raw::RawServer) -> Result<ServerConfig, Config
             .enumerate()
             .map(|(i, h)| f.hostname(h, format!("server.hostnames[{i}]")))
             .collect::<Result<Vec<_>, _>>()?,
-        None => vec!["localhost".to_owned()],
+        None => DEFAULT_HOSTNAMES.iter().map(|h| h.to_string()).collect(),
     };
     if hostnames.is_empty() {
         return Err(f.ctx.err_nowhere(
@@ -68,39 +71,68 @@ fn server(f: &Fields<'_, '_>, s: &raw::RawServer) -> Result<ServerConfig, Config
             K::Missing("at least one hostname is needed"),
         ));
     }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     Ok(ServerConfig {
         listen: f
             .addr(&s.listen, "server.listen")?
-            .unwrap_or_else(|| "0.0.0.0:8443".parse().expect("a valid default address")),
+            .unwrap_or(DEFAULT_LISTEN),
         http_listen: f.addr(&s.http_listen, "server.http_listen")?,
-        http_redirect: s.http_redirect.unwrap_or(true),
+        http_redirect: s.http_redirect.unwrap_or(DEFAULT_HTTP_REDIRECT),
         admin_listen: f.addr(&s.admin_listen, "server.admin_listen")?,
         hostnames,
         shutdown_grace: f.duration(
             &s.shutdown_grace,
             "server.shutdown_grace",
-            Duration::from_secs(30),
+            DEFAULT_SHUTDOWN_GRACE,
         )?,
         header_read_timeout: f.duration(
             &s.header_read_timeout,
             "server.header_read_timeout",
-            Duration::from_secs(10),
+            DEFAULT_HEADER_READ_TIMEOUT,
         )?,
         tls_handshake_timeout: f.duration(
             &s.tls_handshake_timeout,
             "server.tls_handshake_timeout",
-            Duration::from_secs(10),
+            DEFAULT_TLS_HANDSHAKE_TIMEOUT,
         )?,
         max_connections: f.count(
             &s.max_connections,
             "server.max_connections",
             1..=i64::MAX,
-            "a positive number",
-            10_000,
+            DEFAULT_MAX_CONNECTIONS,
         )?,
-        workers: f.count(&s.workers, "server.workers", 1..=1024, "1 to 1024", cores)?,
+        workers: f.count(
+            &s.workers,
+            "server.workers",
+            1..=MAX_WORKERS as i64,
+            default_workers(),
+        )?,
+        proxy_protocol: s
+            .proxy_protocol
+            .as_ref()
+            .map_or(DEFAULT_PROXY_PROTOCOL, |v| *v.get_ref()),
+        drain_delay: f.duration(&s.drain_delay, "server.drain_delay", DEFAULT_DRAIN_DELAY)?,
+        watch_config: s.watch_config.unwrap_or(DEFAULT_WATCH_CONFIG),
     })
+}
+
+/// A PROXY header is believed only from a trusted proxy: with none listed, `proxy_protocol`
+/// would refuse every connection.
+fn proxy_protocol_needs_trusted_proxies(
+    f: &Fields<'_, '_>,
+    s: &raw::RawServer,
+    forwarding: &ForwardingConfig,
+) -> Result<(), ConfigError> {
+    match &s.proxy_protocol {
+        Some(v) if *v.get_ref() && forwarding.trusted_proxies.is_empty() => Err(f.err(
+            v,
+            "server.proxy_protocol",
+            K::Needs(
+                "forwarding.trusted_proxies: a PROXY header is accepted only from those peers, \
+                 and none is listed",
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn upstreams(
@@ -129,24 +161,23 @@ fn upstreams(
                 connect_timeout: f.duration(
                     &u.connect_timeout,
                     &key("connect_timeout"),
-                    Duration::from_secs(5),
+                    DEFAULT_CONNECT_TIMEOUT,
                 )?,
                 response_timeout: f.duration(
                     &u.response_timeout,
                     &key("response_timeout"),
-                    Duration::from_secs(60),
+                    DEFAULT_RESPONSE_TIMEOUT,
                 )?,
                 pool_idle_per_host: f.count(
                     &u.pool_idle_per_host,
                     &key("pool_idle_per_host"),
                     0..=i64::MAX,
-                    "zero or more",
-                    64,
+                    DEFAULT_POOL_IDLE_PER_HOST,
                 )?,
                 pool_idle_timeout: f.duration(
                     &u.pool_idle_timeout,
                     &key("pool_idle_timeout"),
-                    Duration::from_secs(90),
+                    DEFAULT_POOL_IDLE_TIMEOUT,
                 )?,
             })
         })
@@ -187,7 +218,7 @@ fn routes(
                 )
             })?;
         let host = match &r.host {
-            None => HostMode::Upstream,
+            None => DEFAULT_HOST_MODE,
             Some(h) => match h.get_ref().as_str() {
                 "upstream" => HostMode::Upstream,
                 "client" => HostMode::Client,
@@ -233,7 +264,7 @@ fn cors(f: &Fields<'_, '_>, raw: &raw::RawCors) -> Result<CorsConfig, ConfigErro
         .collect::<Result<_, _>>()?;
     Ok(CorsConfig {
         allowed_origins,
-        max_age: f.duration(&raw.max_age, "cors.max_age", Duration::from_secs(600))?,
+        max_age: f.duration(&raw.max_age, "cors.max_age", DEFAULT_CORS_MAX_AGE)?,
     })
 }
 
@@ -287,7 +318,7 @@ fn signing(
     }
     Ok(SigningConfig {
         path: f.path(&raw.path, "signing.path", DEFAULT_SIGNING_PATH)?,
-        max_body: f.size(&raw.max_body, "signing.max_body", 64 << 10)?,
+        max_body: f.size(&raw.max_body, "signing.max_body", DEFAULT_SIGNING_MAX_BODY)?,
         authorization_endpoint: match &raw.authorization_endpoint {
             Some(_) => Some(f.path(
                 &raw.authorization_endpoint,
@@ -318,7 +349,7 @@ fn token(
                 invalid("rate", v.get_ref(), "e.g. 20/s or 600/m"),
             )
         })?,
-        None => 20.0,
+        None => DEFAULT_TOKEN_RATE_PER_SEC,
     };
     Ok(TokenConfig {
         validate_path: f.path(
@@ -328,18 +359,17 @@ fn token(
         )?,
         secret,
         secret_source,
-        ttl: f.duration(&t.ttl, "token.ttl", Duration::from_secs(600))?,
-        leeway: f.duration(&t.leeway, "token.leeway", Duration::from_secs(30))?,
+        ttl: f.duration(&t.ttl, "token.ttl", DEFAULT_TOKEN_TTL)?,
+        leeway: f.duration(&t.leeway, "token.leeway", DEFAULT_TOKEN_LEEWAY)?,
         allowed_callers: f.cidrs(&t.allowed_callers, "token.allowed_callers")?,
         rate_per_sec,
         rate_burst: f.count(
             &t.rate_burst,
             "token.rate_burst",
-            1..=1_000_000,
-            "1 to 1000000",
-            40,
+            1..=MAX_TOKEN_RATE_BURST as i64,
+            DEFAULT_TOKEN_RATE_BURST,
         )? as u32,
         single_use: t.single_use,
-        max_body: f.size(&t.max_body, "token.max_body", 8 << 10)?,
+        max_body: f.size(&t.max_body, "token.max_body", DEFAULT_TOKEN_MAX_BODY)?,
     })
 }

@@ -1,5 +1,6 @@
 //! `ConfigError`: what is wrong with the configuration, where (file, line, key path), and why.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -42,7 +43,7 @@ pub enum ConfigErrorKind {
     Invalid {
         what: &'static str,
         value: String,
-        expected: &'static str,
+        expected: Cow<'static, str>,
     },
     #[error("no upstream named {0:?}")]
     UnknownUpstream(String),
@@ -50,6 +51,9 @@ pub enum ConfigErrorKind {
     DuplicatePrefix(String),
     #[error("{0}")]
     Missing(&'static str),
+    /// A key whose value needs another key set, e.g. `proxy_protocol` needs trusted proxies.
+    #[error("needs {0}")]
+    Needs(&'static str),
     #[error("{owner}: environment variable {var} is not set")]
     MissingEnv { owner: String, var: String },
     #[error("{owner}: cannot read secret file {path}: {source}")]

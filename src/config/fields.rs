@@ -1,6 +1,7 @@
 //! Parsers for single values of the file (addresses, durations, sizes, counts, CIDRs, paths),
 //! each turning a bad value into a `ConfigError` with its key and line.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -15,11 +16,15 @@ pub(super) struct Fields<'c, 'a> {
     pub ctx: &'c Ctx<'a>,
 }
 
-pub(super) fn invalid(what: &'static str, value: &str, expected: &'static str) -> K {
+pub(super) fn invalid(
+    what: &'static str,
+    value: &str,
+    expected: impl Into<Cow<'static, str>>,
+) -> K {
     K::Invalid {
         what,
         value: value.to_owned(),
-        expected,
+        expected: expected.into(),
     }
 }
 
@@ -78,19 +83,20 @@ impl Fields<'_, '_> {
         }
     }
 
-    /// A whole number in `range`; `expected` describes the range for the error.
+    /// A whole number in `range`.
     pub fn count(
         &self,
         v: &Option<S<i64>>,
         key: &str,
         range: std::ops::RangeInclusive<i64>,
-        expected: &'static str,
         default: usize,
     ) -> Result<usize, ConfigError> {
         match v {
-            Some(v) if !range.contains(v.get_ref()) => {
-                Err(self.err(v, key, invalid("count", &v.get_ref().to_string(), expected)))
-            }
+            Some(v) if !range.contains(v.get_ref()) => Err(self.err(
+                v,
+                key,
+                invalid("count", &v.get_ref().to_string(), describe(&range)),
+            )),
             Some(v) => Ok(*v.get_ref() as usize),
             None => Ok(default),
         }
@@ -147,6 +153,16 @@ impl Fields<'_, '_> {
                 invalid("hostname", v.get_ref(), "a DNS name or an IP address"),
             ))
         }
+    }
+}
+
+/// What a count must be, for the error: "a positive number", "zero or more", "1 to 1024".
+fn describe(range: &std::ops::RangeInclusive<i64>) -> Cow<'static, str> {
+    match (*range.start(), *range.end()) {
+        (0, i64::MAX) => "zero or more".into(),
+        (1, i64::MAX) => "a positive number".into(),
+        (lo, i64::MAX) => format!("{lo} or more").into(),
+        (lo, hi) => format!("{lo} to {hi}").into(),
     }
 }
 

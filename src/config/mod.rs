@@ -8,6 +8,7 @@
 #![allow(clippy::result_large_err)]
 
 mod build;
+mod defaults;
 mod error;
 mod fields;
 mod raw;
@@ -19,6 +20,7 @@ mod tests;
 
 use std::path::{Path, PathBuf};
 
+pub use defaults::*;
 pub use error::{ConfigError, ConfigErrorKind};
 pub use typed::*;
 pub use units::{parse_duration, parse_size};

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::defaults::DEFAULT_REWRITE_DOMAIN;
+
 pub(super) type S<T> = Spanned<T>;
 
 #[derive(Debug, Deserialize)]
@@ -55,6 +57,12 @@ pub(super) struct RawServer {
     pub max_connections: Option<S<i64>>,
     #[serde(default)]
     pub workers: Option<S<i64>>,
+    #[serde(default)]
+    pub proxy_protocol: Option<S<bool>>,
+    #[serde(default)]
+    pub drain_delay: Option<S<String>>,
+    #[serde(default)]
+    pub watch_config: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,20 +111,20 @@ pub(super) struct RawForwarding {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCookies {
-    #[serde(default = "yes")]
+    #[serde(default = "default_rewrite_domain")]
     pub rewrite_domain: bool,
 }
 
 impl Default for RawCookies {
     fn default() -> Self {
         Self {
-            rewrite_domain: true,
+            rewrite_domain: DEFAULT_REWRITE_DOMAIN,
         }
     }
 }
 
-fn yes() -> bool {
-    true
+fn default_rewrite_domain() -> bool {
+    DEFAULT_REWRITE_DOMAIN
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use super::*;
 
+mod server_keys;
+
 const BASE: &str = r#"
 [server]
 listen = "127.0.0.1:8443"
@@ -286,4 +288,75 @@ fn syntax_errors_have_a_line() {
     assert!(e.starts_with("/etc/cec/config.toml:2:"), "{e}");
     let e = err("[tls]\ncert = \"a\"\nkey = \"b\"\n");
     assert!(e.contains("missing field `server`"), "{e}");
+}
+
+#[test]
+fn absent_keys_take_the_named_defaults() {
+    let minimal = "[server]\n[tls]\ncert = \"c\"\nkey = \"k\"\n[upstreams.cec]\nurl = \"https://cec.example\"\n[[routes]]\nprefix = \"/\"\nupstream = \"cec\"\n[signing]\n[token]\nsecret_env = \"TOKEN_KEY\"\n";
+    let c = parse(minimal).unwrap();
+    let s = &c.server;
+    assert_eq!(s.listen, DEFAULT_LISTEN);
+    assert_eq!(s.listen, "0.0.0.0:8443".parse().unwrap());
+    assert_eq!(s.http_listen, None);
+    assert_eq!(s.http_redirect, DEFAULT_HTTP_REDIRECT);
+    assert_eq!(s.admin_listen, None);
+    assert_eq!(s.hostnames, DEFAULT_HOSTNAMES);
+    assert_eq!(s.shutdown_grace, DEFAULT_SHUTDOWN_GRACE);
+    assert_eq!(s.header_read_timeout, DEFAULT_HEADER_READ_TIMEOUT);
+    assert_eq!(s.tls_handshake_timeout, DEFAULT_TLS_HANDSHAKE_TIMEOUT);
+    assert_eq!(s.max_connections, DEFAULT_MAX_CONNECTIONS);
+    assert_eq!(s.workers, default_workers());
+    let u = &c.upstreams[0];
+    assert_eq!(u.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
+    assert_eq!(u.response_timeout, DEFAULT_RESPONSE_TIMEOUT);
+    assert_eq!(u.pool_idle_per_host, DEFAULT_POOL_IDLE_PER_HOST);
+    assert_eq!(u.pool_idle_timeout, DEFAULT_POOL_IDLE_TIMEOUT);
+    assert_eq!(c.routes[0].host, DEFAULT_HOST_MODE);
+    assert_eq!(c.cookies.rewrite_domain, DEFAULT_REWRITE_DOMAIN);
+    assert_eq!(c.cors.max_age, DEFAULT_CORS_MAX_AGE);
+    let sg = c.signing.unwrap();
+    assert_eq!(sg.path, DEFAULT_SIGNING_PATH);
+    assert_eq!(sg.max_body, DEFAULT_SIGNING_MAX_BODY);
+    assert_eq!(sg.authorization_endpoint, None);
+    let t = c.token.unwrap();
+    assert_eq!(t.validate_path, DEFAULT_VALIDATE_PATH);
+    assert_eq!(t.ttl, DEFAULT_TOKEN_TTL);
+    assert_eq!(t.leeway, DEFAULT_TOKEN_LEEWAY);
+    assert_eq!(t.rate_per_sec, DEFAULT_TOKEN_RATE_PER_SEC);
+    assert_eq!(t.rate_burst as usize, DEFAULT_TOKEN_RATE_BURST);
+    assert_eq!(t.max_body, DEFAULT_TOKEN_MAX_BODY);
+}
+
+#[test]
+fn count_limits_are_spelled_out_in_errors() {
+    let cases = [
+        (
+            "[server]\nworkers = 0",
+            "server.workers: count: \"0\" (1 to 1024)",
+        ),
+        (
+            "[server]\nworkers = 1025",
+            "server.workers: count: \"1025\" (1 to 1024)",
+        ),
+        (
+            "[server]\nmax_connections = -1",
+            "server.max_connections: count: \"-1\" (a positive number)",
+        ),
+        (
+            "[upstreams.cec]\npool_idle_per_host = -1",
+            "upstreams.cec.pool_idle_per_host: count: \"-1\" (zero or more)",
+        ),
+    ];
+    for (from_to, want) in cases {
+        let (from, to) = from_to.split_once('\n').unwrap();
+        let text = BASE.replacen(from, &format!("{from}\n{to}"), 1);
+        let e = err(&text);
+        assert!(e.contains(want), "{from_to}: got {e:?}, want {want:?}");
+    }
+    let text = format!("{BASE}\n[token]\nsecret_env = \"TOKEN_KEY\"\nrate_burst = 1000001\n");
+    assert!(
+        err(&text).contains("token.rate_burst: count: \"1000001\" (1 to 1000000)"),
+        "{}",
+        err(&text)
+    );
 }

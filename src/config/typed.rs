@@ -37,6 +37,14 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Worker threads, each with its own event loop and upstream pools.
     pub workers: usize,
+    /// A PROXY protocol header (v1 or v2) is required on the public listeners before anything
+    /// else; accepted only from peers in `forwarding.trusted_proxies` (never empty when true).
+    pub proxy_protocol: bool,
+    /// On SIGTERM, `/readyz` answers 503 for this long before the listeners close and
+    /// `shutdown_grace` starts, so that load balancers stop sending new connections first.
+    pub drain_delay: Duration,
+    /// Reload when the configuration file changes.
+    pub watch_config: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -190,10 +198,6 @@ pub struct TokenConfig {
     pub single_use: bool,
     pub max_body: usize,
 }
-
-pub const DEFAULT_SIGNING_PATH: &str =
-    "/service-cloud/webclient/chat_client/js/newThirdPartyClient.js";
-pub const DEFAULT_VALIDATE_PATH: &str = "/rest/cc-messaging/v1/thirdparty/chatThirdPartyValidate";
 
 /// `scheme://host[:port]` with http or https, no path (a single trailing `/` is tolerated).
 pub fn parse_origin(s: &str) -> Option<Origin> {
