@@ -4,13 +4,11 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
-/// After a failed `accept` (EMFILE and friends): back off instead of spinning.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+use crate::config::DEFAULT_ACCEPT_ERROR_BACKOFF;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 /// Accepts on `listener` until `stop` turns true, giving each connection to `spawn` with its
 /// slot of `slots`. A connection is accepted first and then waits for a slot: it waits in this
@@ -30,7 +28,7 @@ pub(crate) async fn accept_loop<F>(
                 Ok(accepted) => accepted,
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    tokio::time::sleep(DEFAULT_ACCEPT_ERROR_BACKOFF).await;
                     continue;
                 }
             },

@@ -3,7 +3,9 @@
 //! ```text
 //! accepted TCP (its slot already taken by the accept loop)
 //!   → open-connections gauge up, for the connection's whole life
-//!   → TLS handshake under `tls_handshake_timeout` (HTTPS listener; the current state's certificate)
+//!   → PROXY header (`server.proxy_protocol`, public listeners: only from a trusted proxy; its
+//!     source becomes the client) and TLS handshake (HTTPS listener; the current state's
+//!     certificate), both within `tls_handshake_timeout` of the accept
 //!   → hyper (HTTP/1.1 with upgrades, HTTP/2) under the drain watcher, header-read deadline
 //!       each request: role → the worker's current Gateway (pipeline), the redirect, or admin
 //!   → slot and gauge released when the connection ends
@@ -15,6 +17,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -33,6 +37,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 use crate::body::ProxyBody;
+use crate::gateway::Gateway;
 use crate::pipeline::ConnInfo;
 use crate::swap::StateHandle;
 
@@ -72,7 +77,7 @@ pub(crate) fn http_builder(header_read_timeout: Duration, max_streams: u32) -> H
 
 /// Serves one accepted connection to its end. `permit` is its slot of the listener's budget.
 pub(crate) async fn serve_connection(
-    tcp: TcpStream,
+    mut tcp: TcpStream,
     peer: SocketAddr,
     listener: Arc<Listener>,
     state: Arc<StateHandle>,
@@ -85,21 +90,24 @@ pub(crate) async fn serve_connection(
     let role = listener.role;
     // The connection's settings come from the state current when it is accepted; each of
     // its requests then loads the state current at that request.
-    let (http, tls, handshake_timeout) = {
-        let gw = state.load();
-        let tls = matches!(role, Role::Public { tls: true }).then(|| gw.generation.tls.clone());
-        (
-            Arc::clone(&gw.http),
-            tls,
-            gw.config().server.tls_handshake_timeout,
-        )
+    let gw = state.load();
+    let deadline = Instant::now() + gw.config().server.tls_handshake_timeout;
+    let tls = matches!(role, Role::Public { tls: true }).then(|| gw.generation.tls.clone());
+    let http = Arc::clone(&gw.http);
+    let Some(client) = proxied_client(&mut tcp, peer, role, &gw, deadline).await else {
+        return;
     };
+    drop(gw);
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let conn = ConnInfo { peer, scheme };
+    let conn = ConnInfo {
+        peer: client,
+        scheme,
+    };
     let service = move |req| dispatch(role, Arc::clone(&state), req, conn);
     let result = match tls {
         Some(acceptor) => {
-            let Some(tls) = handshake(&acceptor, tcp, peer, handshake_timeout).await else {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Some(tls) = handshake(&acceptor, tcp, client, left).await else {
                 return;
             };
             serve_http(&http, tls, service, watcher).await
@@ -107,7 +115,35 @@ pub(crate) async fn serve_connection(
         None => serve_http(&http, tcp, service, watcher).await,
     };
     if let Err(e) = result {
-        tracing::debug!(%peer, error = %e, "connection ended with an error");
+        tracing::debug!(peer = %client, error = %e, "connection ended with an error");
+    }
+}
+
+/// The client's address: the peer, or with `server.proxy_protocol` on a public listener the
+/// source of the PROXY header that a trusted proxy sent before `deadline`. `None`: the header is
+/// missing, malformed or late, or the peer may not send one; the connection is closed unserved.
+async fn proxied_client(
+    tcp: &mut TcpStream,
+    peer: SocketAddr,
+    role: Role,
+    gw: &Gateway,
+    deadline: Instant,
+) -> Option<SocketAddr> {
+    let config = gw.config();
+    if !config.server.proxy_protocol || matches!(role, Role::Admin) {
+        return Some(peer);
+    }
+    if !crate::headers::is_trusted(peer.ip(), &config.forwarding.trusted_proxies) {
+        tracing::debug!(%peer, "PROXY protocol: the peer is not a trusted proxy; closing");
+        return None;
+    }
+    let left = deadline.saturating_duration_since(Instant::now());
+    match crate::proxy_protocol::read_header(tcp, left).await {
+        Ok(addrs) => Some(addrs.client_or(peer)),
+        Err(e) => {
+            tracing::debug!(%peer, error = %crate::error::ErrorChain(&e), "PROXY protocol: no usable header; closing");
+            None
+        }
     }
 }
 

@@ -16,8 +16,9 @@ use std::sync::Arc;
 
 use prometheus_client::metrics::counter::Counter;
 use tokio_rustls::TlsAcceptor;
+use tokio_util::task::TaskTracker;
 
-use crate::config::Config;
+use crate::config::{Config, DEFAULT_H2_MAX_CONCURRENT_STREAMS};
 use crate::connection::{HttpBuilder, http_builder};
 use crate::metrics::{Metrics, RouteMetrics};
 use crate::route::RouteTable;
@@ -87,9 +88,6 @@ impl Generation {
     }
 }
 
-/// HTTP/2 streams a client may open at once on one connection.
-const H2_MAX_CONCURRENT_STREAMS: u32 = 256;
-
 /// One worker's state for one configuration.
 pub struct Gateway {
     pub(crate) generation: Arc<Generation>,
@@ -103,11 +101,14 @@ pub struct Gateway {
     pub(crate) upstreams: Vec<Upstream>,
     /// By channel index (configuration order).
     signatures: Vec<Counter>,
+    /// The worker's upgraded (WebSocket) tunnels, which outlive their request: drained at
+    /// shutdown like connections.
+    pub(crate) tunnels: TaskTracker,
 }
 
 impl Gateway {
-    /// Builds a worker's state; call it on the worker's thread.
-    pub fn for_worker(generation: Arc<Generation>) -> Self {
+    /// Builds a worker's state; call it on the worker's thread. `tunnels` is the worker's.
+    pub(crate) fn for_worker(generation: Arc<Generation>, tunnels: TaskTracker) -> Self {
         let config = &generation.config;
         let metrics = &generation.metrics;
         let routes = RouteTable::new(&config.routes);
@@ -128,8 +129,12 @@ impl Gateway {
             .flat_map(|s| &s.channels)
             .map(|c| metrics.signatures(&c.config_id))
             .collect();
-        let http = http_builder(config.server.header_read_timeout, H2_MAX_CONCURRENT_STREAMS);
+        let http = http_builder(
+            config.server.header_read_timeout,
+            DEFAULT_H2_MAX_CONCURRENT_STREAMS,
+        );
         Self {
+            tunnels,
             http: Arc::new(http),
             unmatched_metrics: metrics.route("none"),
             routes,

@@ -6,11 +6,8 @@ use std::net::SocketAddr;
 
 use tokio::net::TcpSocket;
 
-use crate::config::ServerConfig;
+use crate::config::{DEFAULT_LISTEN_BACKLOG, ServerConfig};
 use crate::server::RunError;
-
-/// Pending connections the kernel queues per socket before `accept`.
-const LISTEN_BACKLOG: u32 = 4096;
 
 /// The gateway's sockets, bound before `run` so that callers (tests, `demo`) know the
 /// addresses, and so that a bind failure is reported before anything else starts.
@@ -74,6 +71,6 @@ fn bind_one(addr: SocketAddr, reuse_port: bool) -> Result<std::net::TcpListener,
     #[cfg(not(unix))]
     let _ = reuse_port;
     socket.bind(addr).map_err(err)?;
-    let listener = socket.listen(LISTEN_BACKLOG).map_err(err)?;
+    let listener = socket.listen(DEFAULT_LISTEN_BACKLOG).map_err(err)?;
     listener.into_std().map_err(err)
 }

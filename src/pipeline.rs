@@ -8,7 +8,7 @@
 //!        upstream_request (pure: URI, hop-by-hop, X-Forwarded-*, Host, cookies, upgrade)
 //!        → sign_if_applies (buffer + inject thirdPartAuthorization)
 //!        → send (pooled client, response deadline)
-//!        → open_tunnel (101 only) → rewrite_response (pure: hop-by-hop, Set-Cookie, Location)
+//!        → upgrade::tunnel (101 only, tracked by the worker) → rewrite_response (pure: hop-by-hop, Set-Cookie, Location)
 //!   → error_response (the one ProxyError → status map, via error.rs) → CORS headers
 //!   → finish: X-Request-Id, access::Metered (access log + metrics when the body ends)
 //! ```
@@ -25,7 +25,6 @@ use http::request::Parts;
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper::upgrade::OnUpgrade;
 
 use crate::access::{AccessRecord, Metered};
 use crate::body::{BodyError, ProxyBody, full, read_limited};
@@ -153,7 +152,10 @@ impl Gateway {
         record.upstream_status = Some(resp.status().as_u16());
         let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
         if switching {
-            open_tunnel(client_upgrade, &mut resp, &record.request_id)?;
+            let client = client_upgrade.ok_or(ProxyError::UpgradeRefused)?;
+            let upstream = hyper::upgrade::on(&mut resp);
+            let tunnel = crate::upgrade::tunnel(client, upstream, record.request_id.clone());
+            self.tunnels.spawn(tunnel);
         }
         let (mut rparts, rbody) = resp.into_parts();
         let public = PublicOrigin {
@@ -297,18 +299,6 @@ async fn send(
         Ok(Err(e)) => Err(ProxyError::from_client(e)),
         Ok(Ok(resp)) => Ok(resp),
     }
-}
-
-/// The upstream switched protocols: join the two upgraded connections, or refuse the 101 when
-/// the client never asked for an upgrade.
-fn open_tunnel(
-    client: Option<OnUpgrade>,
-    resp: &mut Response<Incoming>,
-    request_id: &str,
-) -> Result<(), ProxyError> {
-    let client = client.ok_or(ProxyError::UpgradeRefused)?;
-    crate::upgrade::tunnel(client, hyper::upgrade::on(resp), request_id.to_owned());
-    Ok(())
 }
 
 /// The upstream's response head made fit for the browser, in place: hop-by-hop headers removed

@@ -78,6 +78,11 @@ impl Reloader {
         Ok(())
     }
 
+    /// The generation in service (waits for a reload under way).
+    pub(crate) async fn current(&self) -> Arc<Generation> {
+        Arc::clone(&*self.0.current.lock().await)
+    }
+
     /// [`Reloader::reload_with`] for a configuration already loaded.
     pub async fn reload(&self, config: Config) -> Result<(), ReloadError> {
         self.reload_with(|| Ok(config)).await

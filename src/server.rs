@@ -108,11 +108,21 @@ impl Server {
         self.reloader.clone()
     }
 
-    /// Serves until `shutdown` completes, then drains and returns.
+    /// Serves until `shutdown` completes, then: `/readyz` answers 503 at once; after
+    /// `server.drain_delay` (time for a balancer to notice) the listeners close; connections and
+    /// tunnels then have `server.shutdown_grace` to finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> Result<(), RunError> {
         shutdown.await;
         self.ready.store(false, Ordering::Release);
-        tracing::info!(grace = ?self.grace, "shutting down: draining in-flight requests");
+        let delay = self.reloader.current().await.config().server.drain_delay;
+        if !delay.is_zero() {
+            tracing::info!(
+                ?delay,
+                "shutting down: /readyz answers 503; still serving for drain_delay"
+            );
+            tokio::time::sleep(delay).await;
+        }
+        tracing::info!(grace = ?self.grace, "shutting down: listeners closed, draining in-flight requests");
         self.stop.send_replace(true);
         let mut result = Ok(());
         for (index, done) in self.workers.into_iter().enumerate() {

@@ -97,7 +97,8 @@ impl SwapReceiver {
     /// Applies swaps to `handle` until the server drops its [`Swapper`].
     pub(crate) async fn apply(mut self, handle: &StateHandle) {
         while let Some(swap) = self.0.recv().await {
-            handle.store(Gateway::for_worker(swap.generation));
+            let tunnels = handle.load().tunnels.clone();
+            handle.store(Gateway::for_worker(swap.generation, tunnels));
             // The server may have stopped waiting; the swap is in place all the same.
             swap.done.send(()).ok();
         }

@@ -4,9 +4,10 @@
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
-/// Spawns the tunnel between the client's and the upstream's upgraded connections.
-pub fn tunnel(client: OnUpgrade, upstream: OnUpgrade, request_id: String) {
-    tokio::spawn(async move {
+/// The tunnel between the client's and the upstream's upgraded connections, to spawn (the
+/// worker tracks it, so that shutdown drains it within the grace).
+pub(crate) async fn tunnel(client: OnUpgrade, upstream: OnUpgrade, request_id: String) {
+    {
         let (client, upstream) = tokio::join!(client, upstream);
         let (client, upstream) = match (client, upstream) {
             (Ok(c), Ok(u)) => (c, u),
@@ -28,5 +29,5 @@ pub fn tunnel(client: OnUpgrade, upstream: OnUpgrade, request_id: String) {
                 tracing::debug!(request_id, error = %e, "upgraded connection ended with an error")
             }
         }
-    });
+    }
 }

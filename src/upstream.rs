@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::body::ProxyBody;
-use crate::config::{Origin, Scheme, UpstreamConfig};
+use crate::config::{DEFAULT_UPSTREAM_TCP_KEEPALIVE, Origin, Scheme, UpstreamConfig};
 use crate::metrics::{Metrics, UpstreamErrors};
 use crate::tls::{TlsError, load_certs};
 use http::HeaderValue;
@@ -94,7 +94,7 @@ impl Upstream {
         http.enforce_http(false);
         http.set_connect_timeout(Some(cfg.connect_timeout));
         http.set_nodelay(true);
-        http.set_keepalive(Some(Duration::from_secs(60)));
+        http.set_keepalive(Some(DEFAULT_UPSTREAM_TCP_KEEPALIVE));
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()

@@ -1,8 +1,8 @@
 //! One worker: a thread with its own single-threaded event loop (like an nginx worker process).
 //! It accepts on its own `SO_REUSEPORT` socket of the HTTPS address, builds its [`Gateway`]
 //! (and so its upstream pools) on its own thread, applies the swaps the server sends it, and at
-//! shutdown stops accepting and drains its connections within `shutdown_grace`. Worker 0 also
-//! serves the plain-HTTP and admin listeners.
+//! shutdown stops accepting and drains its connections and WebSocket tunnels within
+//! `shutdown_grace`. Worker 0 also serves the plain-HTTP and admin listeners.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -10,18 +10,15 @@ use std::sync::atomic::AtomicBool;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
+use tokio_util::task::TaskTracker;
 
 use crate::accept::accept_loop;
-use crate::config::ServerConfig;
+use crate::config::{DEFAULT_ADMIN_MAX_CONNECTIONS, ServerConfig};
 use crate::connection::{Listener, Role, serve_connection};
 use crate::gateway::{Gateway, Generation};
 use crate::listeners::local_addr;
 use crate::metrics::Metrics;
 use crate::swap::{StateHandle, SwapReceiver};
-
-/// Connections the admin listener serves at once: its own small budget, so that a flood on the
-/// public side cannot lock operators out of `/metrics` and `/readyz`.
-const ADMIN_MAX_CONNECTIONS: usize = 64;
 
 /// One worker thread's share of the listeners and state.
 pub(crate) struct Worker {
@@ -62,13 +59,15 @@ impl Worker {
             metrics,
             stop,
         } = self;
-        let state = Arc::new(StateHandle::new(Gateway::for_worker(generation), ready));
+        let tunnels = TaskTracker::new();
+        let gateway = Gateway::for_worker(generation, tunnels.clone());
+        let state = Arc::new(StateHandle::new(gateway, ready));
         let graceful = GracefulShutdown::new();
         let https_port = local_addr(&https).port();
         let https = TcpListener::from_std(https)?;
         let http = http.map(TcpListener::from_std).transpose()?;
         let admin = admin.map(TcpListener::from_std).transpose()?;
-        let admin_slots = Arc::new(Semaphore::new(ADMIN_MAX_CONNECTIONS));
+        let admin_slots = Arc::new(Semaphore::new(DEFAULT_ADMIN_MAX_CONNECTIONS));
         let http_role = match server.http_redirect {
             true => Role::Redirect { https_port },
             false => Role::Public { tls: false },
@@ -109,10 +108,9 @@ impl Worker {
             () = swaps.apply(&state) => {}
         }
         let grace = server.shutdown_grace;
-        if tokio::time::timeout(grace, graceful.shutdown())
-            .await
-            .is_err()
-        {
+        tunnels.close();
+        let drained = async { tokio::join!(graceful.shutdown(), tunnels.wait()) };
+        if tokio::time::timeout(grace, drained).await.is_err() {
             tracing::warn!(
                 worker = index,
                 ?grace,
