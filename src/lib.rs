@@ -51,6 +51,7 @@ pub mod tls;
 pub mod token;
 mod upgrade;
 pub mod upstream;
+pub mod watch;
 mod worker;
 
 pub use listeners::Listeners;
