@@ -5,6 +5,9 @@
 //! addresses, the worker count, the connection budget, the plain listener's role and the drain
 //! grace) is kept as it was, with a warning.
 
+// Configuration errors happen once per reload; their size does not matter.
+#![allow(clippy::result_large_err)]
+
 use std::sync::Arc;
 
 use tokio::sync::Mutex;

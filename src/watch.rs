@@ -42,15 +42,16 @@ impl ConfigWatch {
             dir: dir.clone(),
             source,
         };
-        let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            // Access events (open, read) change nothing; errors are worth a look anyway.
-            if event.is_ok_and(|e| e.kind.is_access()) {
-                return;
-            }
-            // The receiver is gone only when the gateway stops.
-            tx.send(()).ok();
-        })
-        .map_err(err)?;
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                // Access events (open, read) change nothing; errors are worth a look anyway.
+                if event.is_ok_and(|e| e.kind.is_access()) {
+                    return;
+                }
+                // The receiver is gone only when the gateway stops.
+                tx.send(()).ok();
+            })
+            .map_err(err)?;
         watcher
             .watch(&dir, RecursiveMode::NonRecursive)
             .map_err(err)?;
