@@ -5,21 +5,67 @@
 //! the `newThirdPartyClient.js` POST server-side (auth-v2), and serves Token mode's validation
 //! endpoint.
 //!
-//! ## Architecture
+//! ## Processes and threads
+//! `main` parses the command line, loads the [`config`], binds the [`Listeners`] and calls
+//! [`Server::start`]; its own small runtime then only waits for signals (SIGTERM/ctrl-c: drain;
+//! SIGHUP, or a change with `server.watch_config` ([`watch`]): [`Reloader`]). The proxy runs on
+//! `server.workers` threads ([`worker`]), each with its own single-threaded event loop, its own
+//! `SO_REUSEPORT` socket of the HTTPS address and its own upstream pools, like nginx's worker
+//! processes: a request, its upstream connection and its response never change threads.
+//! Worker 0 also serves the plain-HTTP and admin listeners.
+//!
+//! ## Where state is built and swapped
+//! - [`gateway::Generation`]: what one configuration builds once (certificate, trust stores,
+//!   Token mode's service); every step that can fail is here, so a reload is validated whole.
+//! - [`gateway::Gateway`]: one per worker, built from a generation on the worker's thread (routes,
+//!   upstream clients, metric series). Each worker reads it through one [`swap`] handle.
+//! - [`reload`]: builds a new generation and hands it to every worker ([`swap`]); a connection
+//!   takes its TLS settings at accept, a request loads the gateway once and keeps it to its end,
+//!   so in-flight requests and WebSocket tunnels finish on what they started with.
+//! - Process-wide, across reloads: [`metrics`], the connection budget, Token mode's memory.
+//!
+//! ## The way of one request
 //! ```text
-//!   main ── config::Config::load ── Listeners::bind ── run(config, listeners, shutdown)
-//!                                                          │
-//!   listen (TLS accept, h1/h2, limits, graceful drain) ────┤
-//!     └─ forward::Gateway::handle   one request:            │
-//!          cors (preflight) → route (longest prefix) → headers (hop-by-hop, X-Forwarded-*)
-//!          → sign (buffer + inject thirdPartAuthorization) → upstream (pooled client, timeouts)
-//!          → rewrite (Set-Cookie Domain, Location) → error (the only ProxyError → status map)
-//!   admin  /healthz /readyz /metrics (metrics: Prometheus text)   token: Token mode
-//!   demo   mock CEC + sample page, for trying it without a CEC account
+//! worker accept::accept_loop               accept, take a slot of max_connections
+//!  └ connection::serve_connection          PROXY header (proxy_protocol) → TLS handshake → hyper
+//!     └ connection::dispatch               by listener role: public, redirect, admin
+//!        ├ redirect::redirect              plain HTTP → 308 https (one of server.hostnames)
+//!        ├ admin::handle                   /healthz /readyz /metrics, POST /tokens
+//!        └ Gateway::handle (pipeline)      request id, access record, CORS decision
+//!           ├ cors::preflight              answered at the edge
+//!           ├ local::find → local::serve   token validation, signature compatibility endpoint
+//!           └ route::RouteTable::find → Gateway::proxy
+//!              pipeline::upstream_request  URI, headers (hop-by-hop, X-Forwarded-*), Host
+//!              Gateway::sign_if_applies    body::read_limited → sign::sign_body (auth-v2)
+//!              pipeline::send              upstream::Upstream's pooled client, response deadline
+//!              upgrade::tunnel             101 only, tracked by the worker for the drain
+//!              pipeline::rewrite_response  rewrite (Set-Cookie Domain, Location)
+//!           → error::ProxyError::status    the one error → status map, JSON body
+//!           → access::Metered              access log line and metrics when the body ends
 //! ```
-//! State is built once per configuration ([`forward::Gateway`] behind an `Arc`) and shared
-//! immutably by every connection; there are no globals, so a reload can build a new one and
-//! swap it. Shutdown is a future passed in; only `main` touches signals.
+//!
+//! ## Modules
+//! - Serving: [`server`] (start, drain), [`listeners`] (binding), [`worker`], [`accept`],
+//!   [`connection`], [`proxy_protocol`], [`tls`] (served certificate, self-signed), [`swap`],
+//!   [`reload`], [`watch`].
+//! - One request: [`pipeline`], [`route`], [`headers`], [`rewrite`], [`cors`], [`upstream`],
+//!   [`upgrade`], [`body`], [`error`], [`access`], [`local`], [`admin`], [`redirect`].
+//! - Domain: [`sign`] (auth-v2, pure), [`token`] (Token mode, pure), [`secret`] (redacted keys).
+//! - Around it: [`config`] (TOML → typed, errors with file/line/key), [`check`] (`check`
+//!   summary), [`probe`] (`check --probe`), [`metrics`], [`logging`] (batched writer, access
+//!   log format), [`demo`] (mock CEC + sample page).
+//!
+//! ## Where to add
+//! - **a config key**: `config::raw` (the TOML shape), `config::build` (typed, with its error),
+//!   a `DEFAULT_*` in `config::defaults`, `config.toml` and the README's reference table.
+//! - **a metric**: a field registered in [`metrics::Metrics::new`]; resolve labelled series once
+//!   where state is built (`Gateway::for_worker`), never per request.
+//! - **a route kind**: `config::RouteConfig` → [`route::Route`], then a branch in
+//!   `Gateway::proxy` or `pipeline::upstream_request`.
+//! - **a locally answered path**: a variant of `local::Local`, found by `local::find`.
+//! - **a store** (shared state across replicas): built in `Generation::build` next to Token
+//!   mode's service, carried over on reload like `token::TokenService::carry_over`.
+//! - **an admin endpoint**: `admin::handle`.
 
 mod accept;
 mod access;
