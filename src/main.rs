@@ -106,18 +106,9 @@ async fn cli_main(cli: Cli) -> Result<(), String> {
     let file = cli.config.display().to_string();
     let load = || Config::load(&cli.config).map_err(|e| e.to_string());
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => {
-            let config = load()?;
-            let listeners = cec_gateway::Listeners::bind(&config.server)
-                .await
-                .map_err(|e| e.to_string())?;
-            cec_gateway::run(config, listeners, shutdown_signal())
-                .await
-                .map_err(|e| e.to_string())
-        }
+        Command::Serve => serve(load()?).await,
         Command::Check => {
-            let config = load()?;
-            print!("{}", cec_gateway::check::summary(&config, &file));
+            print!("{}", cec_gateway::check::summary(&load()?, &file));
             Ok(())
         }
         Command::Sign {
@@ -128,61 +119,91 @@ async fn cli_main(cli: Cli) -> Result<(), String> {
             timestamp,
             explain,
         } => {
-            let config = load()?;
-            let signing = config
-                .signing
-                .as_ref()
-                .ok_or(format!("{file}: no [signing] section"))?;
-            let ch = signing.channel(&channel).ok_or(format!(
-                "{file}: no signing channel with config_id {channel:?}"
-            ))?;
-            let ts = timestamp
-                .unwrap_or_else(|| cec_gateway::sign::timestamp(std::time::SystemTime::now()));
             let fields = cec_gateway::sign::Fields {
                 third_user_name: &user_name,
                 third_user_id: &user_id,
                 tenant_space_id: &tenant,
                 channel_config_id: &channel,
             };
-            let signed = cec_gateway::sign::sign("POST", &signing.path, &fields, &ch.secret, &ts);
-            if explain {
-                print!("{}", cec_gateway::sign::explain(&signed));
-            } else {
-                println!("{}", signed.authorization);
-            }
-            Ok(())
+            sign(&load()?, &file, &fields, timestamp, explain)
         }
         Command::Token {
             user_id,
             user_name,
             tenant,
-        } => {
-            let config = load()?;
-            let token = config
-                .token
-                .as_ref()
-                .ok_or(format!("{file}: no [token] section"))?;
-            let minted = cec_gateway::token::TokenService::new(token).mint(
-                &user_id,
-                &user_name,
-                &tenant,
-                std::time::SystemTime::now(),
-            );
-            println!("{}", minted.token);
-            Ok(())
-        }
-        Command::Demo { listen } => {
-            let options = cec_gateway::demo::DemoOptions {
-                listen,
-                ..Default::default()
-            };
-            let demo = cec_gateway::demo::start(options, shutdown_signal())
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("{}", cec_gateway::demo::banner(&demo));
-            demo.wait().await.map_err(|e| e.to_string())
-        }
+        } => token(&load()?, &file, &user_id, &user_name, &tenant),
+        Command::Demo { listen } => demo(listen).await,
     }
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    let listeners = cec_gateway::Listeners::bind(&config.server)
+        .await
+        .map_err(|e| e.to_string())?;
+    cec_gateway::run(config, listeners, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// `sign`: the `thirdPartAuthorization` for `fields`, as the gateway would send it.
+fn sign(
+    config: &Config,
+    file: &str,
+    fields: &cec_gateway::sign::Fields<'_>,
+    timestamp: Option<String>,
+    explain: bool,
+) -> Result<(), String> {
+    let signing = config
+        .signing
+        .as_ref()
+        .ok_or(format!("{file}: no [signing] section"))?;
+    let channel = fields.channel_config_id;
+    let ch = signing.channel(channel).ok_or(format!(
+        "{file}: no signing channel with config_id {channel:?}"
+    ))?;
+    let ts =
+        timestamp.unwrap_or_else(|| cec_gateway::sign::timestamp(std::time::SystemTime::now()));
+    let signed = cec_gateway::sign::sign("POST", &signing.path, fields, &ch.secret, &ts);
+    if explain {
+        print!("{}", cec_gateway::sign::explain(&signed));
+    } else {
+        println!("{}", signed.authorization);
+    }
+    Ok(())
+}
+
+/// `token`: mint a Token-mode token.
+fn token(
+    config: &Config,
+    file: &str,
+    user_id: &str,
+    user_name: &str,
+    tenant: &str,
+) -> Result<(), String> {
+    let token = config
+        .token
+        .as_ref()
+        .ok_or(format!("{file}: no [token] section"))?;
+    let minted = cec_gateway::token::TokenService::new(token).mint(
+        user_id,
+        user_name,
+        tenant,
+        std::time::SystemTime::now(),
+    );
+    println!("{}", minted.token);
+    Ok(())
+}
+
+async fn demo(listen: std::net::SocketAddr) -> Result<(), String> {
+    let options = cec_gateway::demo::DemoOptions {
+        listen,
+        ..Default::default()
+    };
+    let demo = cec_gateway::demo::start(options, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("{}", cec_gateway::demo::banner(&demo));
+    demo.wait().await.map_err(|e| e.to_string())
 }
 
 /// Completes on SIGTERM or ctrl-c (SIGINT).
