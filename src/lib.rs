@@ -34,6 +34,7 @@ pub mod headers;
 pub mod listen;
 pub mod logging;
 pub mod metrics;
+pub mod probe;
 pub mod rewrite;
 pub mod route;
 pub mod secret;

@@ -39,7 +39,12 @@ enum Command {
     /// Run the gateway (the default).
     Serve,
     /// Validate the configuration, print a summary, exit 0 (valid) or 1.
-    Check,
+    Check {
+        /// Also connect to every upstream (DNS, TCP, TLS with the configured trust) and exit 1
+        /// when one cannot be reached; a certificate expiring within 14 days only warns.
+        #[arg(long)]
+        probe: bool,
+    },
     /// Print the thirdPartAuthorization for a user, as the gateway would sign it.
     Sign {
         #[arg(long)]
@@ -107,9 +112,14 @@ async fn cli_main(cli: Cli) -> Result<(), String> {
     let load = || Config::load(&cli.config).map_err(|e| e.to_string());
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(load()?).await,
-        Command::Check => {
-            print!("{}", cec_gateway::check::summary(&load()?, &file));
-            Ok(())
+        Command::Check { probe } => {
+            let config = load()?;
+            print!("{}", cec_gateway::check::summary(&config, &file));
+            if probe {
+                check_probe(&config).await
+            } else {
+                Ok(())
+            }
         }
         Command::Sign {
             channel,
@@ -143,6 +153,21 @@ async fn serve(config: Config) -> Result<(), String> {
     cec_gateway::run(config, listeners, shutdown_signal())
         .await
         .map_err(|e| e.to_string())
+}
+
+/// `check --probe`: one line per upstream; an error when any of them failed.
+async fn check_probe(config: &Config) -> Result<(), String> {
+    let probes = cec_gateway::probe::probe_all(config).await;
+    let (text, failed) = cec_gateway::probe::report(&probes, std::time::SystemTime::now());
+    print!("{text}");
+    if failed == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "probe: {failed} of {} upstreams failed",
+            probes.len()
+        ))
+    }
 }
 
 /// `sign`: the `thirdPartAuthorization` for `fields`, as the gateway would send it.
