@@ -207,27 +207,23 @@ pub async fn probe(u: &UpstreamConfig) -> Probe {
         Scheme::Http => None,
     };
     let deadline = tokio::time::Instant::now() + u.connect_timeout;
-    let resolved = tokio::time::timeout_at(
-        deadline,
-        tokio::net::lookup_host((u.origin.host.as_str(), u.origin.port)),
-    )
-    .await;
+    let resolved = tokio::time::timeout_at(deadline, resolve(&u.origin.host, u.origin.port)).await;
     let addrs: Vec<SocketAddr> = match resolved {
-        Err(_) => {
+        Err(_) | Ok(Err(ResolveGone)) => {
             probe.outcome = Err(Failure::Timeout {
                 stage: Stage::Dns,
                 after: u.connect_timeout,
             });
             return probe;
         }
-        Ok(Err(source)) => {
+        Ok(Ok(Err(source))) => {
             probe.outcome = Err(Failure::Dns {
                 host: u.origin.host.clone(),
                 source,
             });
             return probe;
         }
-        Ok(Ok(it)) => dedup(it),
+        Ok(Ok(Ok(it))) => dedup(it),
     };
     probe.addresses = addrs.iter().map(SocketAddr::ip).collect();
     if addrs.is_empty() {
@@ -300,6 +296,31 @@ async fn connect_any(addrs: &[SocketAddr]) -> Result<TcpStream, Failure> {
         }
     }
     Err(classify_connect(errors))
+}
+
+/// The resolver thread ended without an answer.
+struct ResolveGone;
+
+/// getaddrinfo on a thread of its own rather than tokio's blocking pool: a resolver that hangs
+/// past the deadline must not hold the process (the runtime waits for its blocking tasks when it
+/// shuts down; a detached thread ends with the process).
+async fn resolve(
+    host: &str,
+    port: u16,
+) -> Result<io::Result<std::vec::IntoIter<SocketAddr>>, ResolveGone> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let host = host.to_owned();
+    let spawned = std::thread::Builder::new()
+        .name("probe-dns".into())
+        .spawn(move || {
+            use std::net::ToSocketAddrs;
+            // The receiver is gone only after the deadline passed: nobody wants the answer.
+            let _ = tx.send((host.as_str(), port).to_socket_addrs());
+        });
+    match spawned {
+        Ok(_) => rx.await.map_err(|_| ResolveGone),
+        Err(e) => Ok(Err(e)),
+    }
 }
 
 fn dedup(it: impl Iterator<Item = SocketAddr>) -> Vec<SocketAddr> {
