@@ -1,14 +1,33 @@
 //! `cec-gateway check`: a one-screen summary of a validated configuration, like `nginx -t`.
-//! Secrets are never shown, only where they come from.
+//! Secrets are never shown, only where they come from. (`check --probe` adds a connection
+//! test of every upstream: see [`crate::probe`].)
 
 use std::fmt::Write;
 
-use crate::config::{Config, HostMode};
+use crate::config::{Config, HostMode, RouteConfig, SigningConfig, TokenConfig};
 
+/// The whole summary, one section after another.
 pub fn summary(config: &Config, file: &str) -> String {
     let mut out = String::new();
-    let s = &config.server;
     let _ = writeln!(out, "configuration {file} is valid");
+    listeners(&mut out, config);
+    tls(&mut out, config);
+    upstreams(&mut out, config);
+    routes(&mut out, config);
+    forwarding_and_cors(&mut out, config);
+    match &config.signing {
+        Some(sg) => signing(&mut out, sg),
+        None => out.push_str("signing: off\n"),
+    }
+    match &config.token {
+        Some(t) => token(&mut out, t),
+        None => out.push_str("token mode: off\n"),
+    }
+    out
+}
+
+fn listeners(out: &mut String, config: &Config) {
+    let s = &config.server;
     let _ = writeln!(out, "listeners:");
     let _ = writeln!(
         out,
@@ -24,17 +43,17 @@ pub fn summary(config: &Config, file: &str) -> String {
         let _ = writeln!(out, "  http   {a}  ({what})");
     }
     if let Some(a) = s.admin_listen {
-        let _ = writeln!(
-            out,
-            "  admin  {a}  (/healthz /readyz /metrics{})",
-            if config.token.is_some() {
-                " /tokens"
-            } else {
-                ""
-            }
-        );
+        let tokens = if config.token.is_some() {
+            " /tokens"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "  admin  {a}  (/healthz /readyz /metrics{tokens})");
     }
     let _ = writeln!(out, "  hostnames {}", s.hostnames.join(", "));
+}
+
+fn tls(out: &mut String, config: &Config) {
     let _ = writeln!(
         out,
         "tls: cert {}  key {}{}",
@@ -46,6 +65,9 @@ pub fn summary(config: &Config, file: &str) -> String {
             ""
         }
     );
+}
+
+fn upstreams(out: &mut String, config: &Config) {
     let _ = writeln!(out, "upstreams:");
     for u in &config.upstreams {
         let ca =
@@ -63,87 +85,87 @@ pub fn summary(config: &Config, file: &str) -> String {
             u.pool_idle_per_host
         );
     }
+}
+
+fn routes(out: &mut String, config: &Config) {
     let _ = writeln!(out, "routes (longest prefix wins):");
     for r in &config.routes {
-        let mut flags = Vec::new();
-        if r.strip_prefix {
-            flags.push("strip_prefix");
-        }
-        if r.host == HostMode::Client {
-            flags.push("host=client");
-        }
-        let flags = if flags.is_empty() {
-            String::new()
-        } else {
-            format!("  ({})", flags.join(", "))
-        };
         let _ = writeln!(
             out,
             "  {:<24} -> {}{}",
-            r.prefix, config.upstreams[r.upstream].name, flags
+            r.prefix,
+            config.upstreams[r.upstream].name,
+            route_flags(r)
         );
     }
+}
+
+/// `  (strip_prefix, host=client)`, or nothing for a plain route.
+fn route_flags(r: &RouteConfig) -> String {
+    let mut flags = Vec::new();
+    if r.strip_prefix {
+        flags.push("strip_prefix");
+    }
+    if r.host == HostMode::Client {
+        flags.push("host=client");
+    }
+    if flags.is_empty() {
+        String::new()
+    } else {
+        format!("  ({})", flags.join(", "))
+    }
+}
+
+fn forwarding_and_cors(out: &mut String, config: &Config) {
     let trusted: Vec<String> = config
         .forwarding
         .trusted_proxies
         .iter()
         .map(ToString::to_string)
         .collect();
-    let _ = writeln!(
-        out,
-        "trusted proxies: {}",
-        if trusted.is_empty() {
-            "none".into()
-        } else {
-            trusted.join(", ")
-        }
-    );
+    let _ = writeln!(out, "trusted proxies: {}", list_or(&trusted, "none"));
     let _ = writeln!(
         out,
         "cors: {}",
-        if config.cors.allowed_origins.is_empty() {
-            "off".into()
-        } else {
-            config.cors.allowed_origins.join(", ")
-        }
+        list_or(&config.cors.allowed_origins, "off")
     );
-    match &config.signing {
-        Some(sg) => {
-            let _ = writeln!(
-                out,
-                "signing: POST {} (max body {} bytes)",
-                sg.path, sg.max_body
-            );
-            if let Some(e) = &sg.authorization_endpoint {
-                let _ = writeln!(out, "  compatibility endpoint {e}");
-            }
-            for c in &sg.channels {
-                let tenant = c.tenant_space_id.as_deref().unwrap_or("any tenant");
-                let _ = writeln!(
-                    out,
-                    "  channel {}  tenant {}  secret from {}",
-                    c.config_id, tenant, c.secret_source
-                );
-            }
-        }
-        None => {
-            let _ = writeln!(out, "signing: off");
-        }
+}
+
+/// The items joined with `, `, or `empty` when there are none.
+fn list_or(items: &[String], empty: &str) -> String {
+    if items.is_empty() {
+        empty.to_owned()
+    } else {
+        items.join(", ")
     }
-    match &config.token {
-        Some(t) => {
-            let _ = writeln!(
-                out,
-                "token mode: POST {}  ttl {:?}  secret from {}{}",
-                t.validate_path,
-                t.ttl,
-                t.secret_source,
-                if t.single_use { "  single use" } else { "" }
-            );
-        }
-        None => {
-            let _ = writeln!(out, "token mode: off");
-        }
+}
+
+fn signing(out: &mut String, sg: &SigningConfig) {
+    let _ = writeln!(
+        out,
+        "signing: POST {} (max body {} bytes)",
+        sg.path, sg.max_body
+    );
+    if let Some(e) = &sg.authorization_endpoint {
+        let _ = writeln!(out, "  compatibility endpoint {e}");
     }
-    out
+    for c in &sg.channels {
+        let tenant = c.tenant_space_id.as_deref().unwrap_or("any tenant");
+        let _ = writeln!(
+            out,
+            "  channel {}  tenant {}  secret from {}",
+            c.config_id, tenant, c.secret_source
+        );
+    }
+}
+
+fn token(out: &mut String, t: &TokenConfig) {
+    let _ = writeln!(
+        out,
+        "token mode: POST {}  ttl {:?}  secret from {}{}",
+        t.validate_path,
+        t.ttl,
+        t.secret_source,
+        if t.single_use { "  single use" } else { "" }
+    );
 }

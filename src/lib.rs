@@ -84,6 +84,7 @@ mod local;
 pub mod logging;
 pub mod metrics;
 pub mod pipeline;
+pub mod probe;
 mod proxy_protocol;
 mod redirect;
 mod reload;

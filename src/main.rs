@@ -39,7 +39,12 @@ enum Command {
     /// Run the gateway (the default).
     Serve,
     /// Validate the configuration, print a summary, exit 0 (valid) or 1.
-    Check,
+    Check {
+        /// Also connect to every upstream (DNS, TCP, TLS with the configured trust) and exit 1
+        /// when one cannot be reached; a certificate expiring within 14 days only warns.
+        #[arg(long)]
+        probe: bool,
+    },
     /// Print the thirdPartAuthorization for a user, as the gateway would sign it.
     Sign {
         #[arg(long)]
@@ -106,19 +111,15 @@ async fn cli_main(cli: Cli) -> Result<(), String> {
     let file = cli.config.display().to_string();
     let load = || Config::load(&cli.config).map_err(|e| e.to_string());
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => {
-            let config = load()?;
-            let listeners = cec_gateway::Listeners::bind(&config.server)
-                .await
-                .map_err(|e| e.to_string())?;
-            cec_gateway::run(config, listeners, shutdown_signal())
-                .await
-                .map_err(|e| e.to_string())
-        }
-        Command::Check => {
+        Command::Serve => serve(load()?).await,
+        Command::Check { probe } => {
             let config = load()?;
             print!("{}", cec_gateway::check::summary(&config, &file));
-            Ok(())
+            if probe {
+                check_probe(&config).await
+            } else {
+                Ok(())
+            }
         }
         Command::Sign {
             channel,
@@ -128,61 +129,106 @@ async fn cli_main(cli: Cli) -> Result<(), String> {
             timestamp,
             explain,
         } => {
-            let config = load()?;
-            let signing = config
-                .signing
-                .as_ref()
-                .ok_or(format!("{file}: no [signing] section"))?;
-            let ch = signing.channel(&channel).ok_or(format!(
-                "{file}: no signing channel with config_id {channel:?}"
-            ))?;
-            let ts = timestamp
-                .unwrap_or_else(|| cec_gateway::sign::timestamp(std::time::SystemTime::now()));
             let fields = cec_gateway::sign::Fields {
                 third_user_name: &user_name,
                 third_user_id: &user_id,
                 tenant_space_id: &tenant,
                 channel_config_id: &channel,
             };
-            let signed = cec_gateway::sign::sign("POST", &signing.path, &fields, &ch.secret, &ts);
-            if explain {
-                print!("{}", cec_gateway::sign::explain(&signed));
-            } else {
-                println!("{}", signed.authorization);
-            }
-            Ok(())
+            sign(&load()?, &file, &fields, timestamp, explain)
         }
         Command::Token {
             user_id,
             user_name,
             tenant,
-        } => {
-            let config = load()?;
-            let token = config
-                .token
-                .as_ref()
-                .ok_or(format!("{file}: no [token] section"))?;
-            let minted = cec_gateway::token::TokenService::new(token).mint(
-                &user_id,
-                &user_name,
-                &tenant,
-                std::time::SystemTime::now(),
-            );
-            println!("{}", minted.token);
-            Ok(())
-        }
-        Command::Demo { listen } => {
-            let options = cec_gateway::demo::DemoOptions {
-                listen,
-                ..Default::default()
-            };
-            let demo = cec_gateway::demo::start(options, shutdown_signal())
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("{}", cec_gateway::demo::banner(&demo));
-            demo.wait().await.map_err(|e| e.to_string())
-        }
+        } => token(&load()?, &file, &user_id, &user_name, &tenant),
+        Command::Demo { listen } => demo(listen).await,
     }
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    let listeners = cec_gateway::Listeners::bind(&config.server)
+        .await
+        .map_err(|e| e.to_string())?;
+    cec_gateway::run(config, listeners, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// `check --probe`: one line per upstream; an error when any of them failed.
+async fn check_probe(config: &Config) -> Result<(), String> {
+    let probes = cec_gateway::probe::probe_all(config).await;
+    let (text, failed) = cec_gateway::probe::report(&probes, std::time::SystemTime::now());
+    print!("{text}");
+    if failed == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "probe: {failed} of {} upstreams failed",
+            probes.len()
+        ))
+    }
+}
+
+/// `sign`: the `thirdPartAuthorization` for `fields`, as the gateway would send it.
+fn sign(
+    config: &Config,
+    file: &str,
+    fields: &cec_gateway::sign::Fields<'_>,
+    timestamp: Option<String>,
+    explain: bool,
+) -> Result<(), String> {
+    let signing = config
+        .signing
+        .as_ref()
+        .ok_or(format!("{file}: no [signing] section"))?;
+    let channel = fields.channel_config_id;
+    let ch = signing.channel(channel).ok_or(format!(
+        "{file}: no signing channel with config_id {channel:?}"
+    ))?;
+    let ts =
+        timestamp.unwrap_or_else(|| cec_gateway::sign::timestamp(std::time::SystemTime::now()));
+    let signed = cec_gateway::sign::sign("POST", &signing.path, fields, &ch.secret, &ts);
+    if explain {
+        print!("{}", cec_gateway::sign::explain(&signed));
+    } else {
+        println!("{}", signed.authorization);
+    }
+    Ok(())
+}
+
+/// `token`: mint a Token-mode token.
+fn token(
+    config: &Config,
+    file: &str,
+    user_id: &str,
+    user_name: &str,
+    tenant: &str,
+) -> Result<(), String> {
+    let token = config
+        .token
+        .as_ref()
+        .ok_or(format!("{file}: no [token] section"))?;
+    let minted = cec_gateway::token::TokenService::new(token).mint(
+        user_id,
+        user_name,
+        tenant,
+        std::time::SystemTime::now(),
+    );
+    println!("{}", minted.token);
+    Ok(())
+}
+
+async fn demo(listen: std::net::SocketAddr) -> Result<(), String> {
+    let options = cec_gateway::demo::DemoOptions {
+        listen,
+        ..Default::default()
+    };
+    let demo = cec_gateway::demo::start(options, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("{}", cec_gateway::demo::banner(&demo));
+    demo.wait().await.map_err(|e| e.to_string())
 }
 
 /// Completes on SIGTERM or ctrl-c (SIGINT).
