@@ -11,9 +11,10 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::*;
-use crate::demo::pki::DemoCa;
+use crate::demo::pki::{DemoCa, LOCAL_NAMES};
 use crate::demo::serve::Body;
 use crate::secret::SecretKey;
+use crate::tls::ALPN_H2_HTTP11;
 
 const CHANNEL: &str = "817854979183314945";
 const SECRET: &str = "abcDEF123456";
@@ -268,7 +269,7 @@ async fn serves_over_tls_trusted_by_the_demo_ca() {
 
     let ca = DemoCa::generate().expect("CA");
     let tls = ca
-        .server_config(&["localhost", "127.0.0.1"])
+        .server_config(LOCAL_NAMES, ALPN_H2_HTTP11)
         .expect("server TLS");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -277,14 +278,7 @@ async fn serves_over_tls_trusted_by_the_demo_ca() {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(Arc::new(mock()).serve(listener, tls, stop_rx));
 
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(ca.cert_der().clone()).expect("CA cert is valid");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let client = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("protocols")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let client = ca.client_config(&[]).expect("client TLS");
     let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let name = ServerName::try_from("127.0.0.1").expect("IP server name");
     let stream = tokio_rustls::TlsConnector::from(Arc::new(client))

@@ -38,9 +38,10 @@ pub use banner::banner;
 
 use crate::config::{Config, ConfigError};
 use crate::secret::{MAX_SIGNING_SECRET_LEN, SecretKey};
+use crate::tls::ALPN_H2_HTTP11;
 use crate::{Listeners, RunError};
 use mock_cec::MockCec;
-use pki::{DemoCa, PkiError};
+use pki::{DemoCa, LOCAL_NAMES, PkiError};
 use site::Site;
 
 /// In [`DemoOptions::cors_origins`], stands for the cross-origin page's own origin
@@ -193,13 +194,13 @@ pub async fn start(
 
     let page_tls = match &page_origin {
         Some(_) => Some(
-            ca.server_config(&["localhost", "127.0.0.1"])
+            ca.server_config(LOCAL_NAMES, ALPN_H2_HTTP11)
                 .map_err(DemoError::Pki)?,
         ),
         None => None,
     };
     let mock_tls = ca
-        .server_config(&["localhost", "127.0.0.1"])
+        .server_config(LOCAL_NAMES, ALPN_H2_HTTP11)
         .map_err(DemoError::Pki)?;
     let text = gateway_config::render(&gateway_config::Plan {
         listen: opts.listen,
