@@ -1,12 +1,13 @@
 //! Server-side signing through the real server. The mock CEC verifies `thirdPartAuthorization`
-//! with `support::verifier`, written from the spec and sharing no code with `src/sign`.
+//! with `cec_gateway::demo::verify`, written from the spec and sharing no code with `src/sign`.
 
 mod support;
 
-use std::time::{Duration, SystemTime};
-
+use cec_gateway::demo::verify::{Channels, Verifier};
+use cec_gateway::secret::SecretKey;
 use http::{Request, Response, StatusCode};
 use support::*;
+use time::OffsetDateTime;
 
 const SECRET: &str = "Gw7secretKEY0123456789abcdefXYZ";
 const CHANNEL: &str = "817854979183314945";
@@ -27,7 +28,7 @@ async fn mock_cec(ca: &TestCa) -> MockUpstream {
         if json.get("secretKey").is_some() {
             return Response::builder().status(400).body(body("secretKey must not be sent")).unwrap();
         }
-        if let Err(e) = verifier::verify("POST", &path, &json, SECRET, SystemTime::now(), Duration::from_secs(300)) {
+        if let Err(e) = verifier().verify_body("POST", &path, &json, OffsetDateTime::now_utc()) {
             return Response::builder().status(401).body(body(format!("unauthorized,validate failed: {e}"))).unwrap();
         }
         Response::builder()
@@ -37,6 +38,14 @@ async fn mock_cec(ca: &TestCa) -> MockUpstream {
             .unwrap()
     })
     .await
+}
+
+/// The CEC's verifier for this channel (5 minutes either way).
+fn verifier() -> Verifier {
+    Verifier::new(Channels::from([(
+        CHANNEL.to_owned(),
+        SecretKey::signing(SECRET).unwrap(),
+    )]))
 }
 
 fn config(up: &MockUpstream, extra: &str) -> String {
@@ -342,15 +351,9 @@ async fn the_compatibility_endpoint_answers_the_signature_as_text() {
     assert!(auth.starts_with(&format!("auth-v2/{CHANNEL}/")));
     let mut json: serde_json::Value = serde_json::from_str(&b).unwrap();
     json["thirdPartAuthorization"] = auth.clone().into();
-    verifier::verify(
-        "POST",
-        SIGN_PATH,
-        &json,
-        SECRET,
-        SystemTime::now(),
-        Duration::from_secs(300),
-    )
-    .expect("the CEC would accept it");
+    verifier()
+        .verify_body("POST", SIGN_PATH, &json, OffsetDateTime::now_utc())
+        .expect("the CEC would accept it");
     assert!(up.requests().is_empty(), "answered by the gateway");
 
     let got = post(

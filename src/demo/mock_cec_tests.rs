@@ -38,11 +38,13 @@ fn signed_body(name: &str, secret: &str, at: OffsetDateTime) -> String {
         tenant_space_id: "202007159031",
         channel_config_id: CHANNEL,
     };
-    let prefix = format!(
-        "auth-v2/{CHANNEL}/{}/content-length;content-type",
-        stamp(at)
+    let auth = verify::authorization(
+        secret.as_bytes(),
+        &stamp(at),
+        "POST",
+        CLIENT_JS_PATH,
+        &fields,
     );
-    let signature = verify::expected_signature(secret.as_bytes(), &prefix, &fields, CLIENT_JS_PATH);
     serde_json::json!({
         "thirdUserName": name,
         "thirdUserId": "demo-user-0001",
@@ -50,7 +52,7 @@ fn signed_body(name: &str, secret: &str, at: OffsetDateTime) -> String {
         "channelConfigId": CHANNEL,
         "locale": "en",
         "timestamp": 1_724_056_200_000_u64,
-        "thirdPartAuthorization": format!("{prefix}/{signature}"),
+        "thirdPartAuthorization": auth,
     })
     .to_string()
 }
@@ -155,6 +157,10 @@ async fn answers_the_widget_and_a_cookie_for_the_addressed_host() {
         .expect("cookie starts with the token");
     assert_eq!(token.len(), 32);
     assert!(
+        m.knows_token(token),
+        "the cookie carries a token the mock issued"
+    );
+    assert!(
         cookie.ends_with("; Domain=127.0.0.1; Path=/; Secure; HttpOnly; SameSite=None"),
         "{cookie}"
     );
@@ -165,6 +171,7 @@ async fn answers_the_widget_and_a_cookie_for_the_addressed_host() {
         "name is escaped"
     );
     assert!(!script.contains("__CEC_"), "every placeholder is filled");
+    assert_eq!(script, widget_js("Demo </script> Guest"));
 
     // The echo needs exactly that cookie.
     let echo = |cookie: Option<String>| {

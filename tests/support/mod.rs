@@ -2,8 +2,6 @@
 //! real gateway started on 127.0.0.1:0 from a TOML text, and HTTPS clients that trust the CA.
 #![allow(dead_code)]
 
-pub mod verifier;
-
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
