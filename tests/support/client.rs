@@ -1,0 +1,80 @@
+//! HTTPS clients that trust the test CA, and responses collected whole.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, StatusCode, Version};
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use super::{TestBody, TestCa, body};
+
+pub type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, TestBody>;
+
+/// An HTTPS client trusting `ca`; HTTP/2 only when `h2`, else HTTP/1.1 only.
+pub fn client(ca: &TestCa, h2: bool) -> HttpsClient {
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(ca.client_config(&[]))
+        .https_only();
+    let connector = if h2 {
+        builder.enable_http2().build()
+    } else {
+        builder.enable_http1().build()
+    };
+    let mut b = Client::builder(TokioExecutor::new());
+    if h2 {
+        b.http2_only(true);
+    }
+    b.build(connector)
+}
+
+/// A collected response.
+#[derive(Debug)]
+pub struct Got {
+    pub status: StatusCode,
+    pub version: Version,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Got {
+    pub fn text(&self) -> &str {
+        std::str::from_utf8(&self.body).unwrap()
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text()))
+    }
+}
+
+pub async fn send(client: &HttpsClient, req: Request<TestBody>) -> Got {
+    let resp = tokio::time::timeout(Duration::from_secs(10), client.request(req))
+        .await
+        .expect("response in time")
+        .expect("request sent");
+    let (parts, b) = resp.into_parts();
+    let body = b.collect().await.unwrap().to_bytes();
+    Got {
+        status: parts.status,
+        version: parts.version,
+        headers: parts.headers,
+        body,
+    }
+}
+
+pub async fn get(client: &HttpsClient, url: &str) -> Got {
+    send(client, Request::get(url).body(body("")).unwrap()).await
+}
+
+pub async fn post(client: &HttpsClient, url: &str, b: impl Into<Bytes>) -> Got {
+    send(
+        client,
+        Request::post(url)
+            .header("content-type", "application/json")
+            .body(body(b))
+            .unwrap(),
+    )
+    .await
+}
