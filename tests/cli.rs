@@ -131,13 +131,10 @@ fn sign_reproduces_the_published_vector_and_explains_it() {
 /// no log line and no response.
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_logs_json_access_lines_never_the_secret_and_exits_0_on_sigterm() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let dir = TempDir::new("cli-serve");
-    let (cert, key) = ca.issue();
-    write(&dir.0, "gw.crt", &cert);
-    write(&dir.0, "gw.key", &key);
-    write(&dir.0, "ca.pem", &ca.pem);
+    write_tls_files(&ca, &dir);
     let closed = closed_port().await;
     let cfg = base_config(&up.url()).replace("@DIR@", dir.0.to_str().unwrap())
         + &format!(

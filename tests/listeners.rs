@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
 async fn http2_clients_are_served_and_the_upstream_gets_http11() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let gw = Gateway::start(&ca, &base_config(&up.url())).await;
     let c = client(&ca, true);
@@ -54,11 +54,11 @@ async fn http2_clients_are_served_and_the_upstream_gets_http11() {
 async fn websocket_echo_through_the_gateway() {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let gw = Gateway::start(&ca, &base_config(&up.url())).await;
     let tcp = tokio::net::TcpStream::connect(gw.https).await.unwrap();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(ca.client_config(&[b"http/1.1"])));
+    let connector = tls_connector(&ca);
     let tls = connector
         .connect("localhost".try_into().unwrap(), tcp)
         .await
@@ -88,7 +88,7 @@ async fn websocket_echo_through_the_gateway() {
 
 #[tokio::test]
 async fn admin_endpoints_live_only_on_the_admin_listener() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let gw = Gateway::start(&ca, &base_config(&up.url())).await;
     assert_eq!(
@@ -120,7 +120,7 @@ async fn admin_endpoints_live_only_on_the_admin_listener() {
 
 #[tokio::test]
 async fn plain_http_redirects_to_https_except_healthz() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let cfg = base_config(&up.url()).replace(
         "[tls]",
@@ -164,7 +164,7 @@ async fn plain_http_redirects_to_https_except_healthz() {
 
 #[tokio::test]
 async fn a_client_that_never_finishes_its_headers_is_cut_off() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let cfg = base_config(&up.url()).replace(
         "header_read_timeout = \"2s\"",
@@ -172,7 +172,7 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     );
     let gw = Gateway::start(&ca, &cfg).await;
     let tcp = tokio::net::TcpStream::connect(gw.https).await.unwrap();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(ca.client_config(&[b"http/1.1"])));
+    let connector = tls_connector(&ca);
     let mut tls = connector
         .connect("localhost".try_into().unwrap(), tcp)
         .await
@@ -191,7 +191,7 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
 
 #[tokio::test]
 async fn a_tls_handshake_that_never_starts_is_cut_off() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let cfg = base_config(&up.url()).replace("[tls]", "tls_handshake_timeout = \"300ms\"\n\n[tls]");
     let gw = Gateway::start(&ca, &cfg).await;
@@ -205,11 +205,11 @@ async fn a_tls_handshake_that_never_starts_is_cut_off() {
 
 #[tokio::test]
 async fn max_connections_holds_new_connections_until_one_closes() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let cfg = base_config(&up.url()).replace("[tls]", "max_connections = 1\n\n[tls]");
     let gw = Gateway::start(&ca, &cfg).await;
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(ca.client_config(&[b"http/1.1"])));
+    let connector = tls_connector(&ca);
     let first = connector
         .connect(
             "localhost".try_into().unwrap(),
@@ -237,7 +237,7 @@ async fn max_connections_holds_new_connections_until_one_closes() {
 
 #[tokio::test]
 async fn self_signed_pair_is_generated_for_the_hostnames() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let cfg = base_config(&up.url()).replace(
         "cert = \"@DIR@/gw.crt\"\nkey = \"@DIR@/gw.key\"",
@@ -291,7 +291,7 @@ async fn self_signed_pair_is_generated_for_the_hostnames() {
 
 #[tokio::test]
 async fn graceful_shutdown_lets_a_request_in_flight_finish() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let (entered_tx, entered_rx) = tokio::sync::oneshot::channel::<()>();
     let entered = Arc::new(std::sync::Mutex::new(Some(entered_tx)));
     let up = MockUpstream::start(&ca, move |_| {

@@ -12,7 +12,7 @@ use support::*;
 
 #[tokio::test]
 async fn path_is_byte_exact_and_forwarded_headers_come_from_the_peer() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let gw = Gateway::start(&ca, &base_config(&up.url())).await;
     let c = client(&ca, false);
@@ -54,7 +54,7 @@ async fn path_is_byte_exact_and_forwarded_headers_come_from_the_peer() {
 
 #[tokio::test]
 async fn a_trusted_proxy_chain_is_appended_and_the_client_request_id_kept() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let cfg = base_config(&up.url()) + "\n[forwarding]\ntrusted_proxies = [\"127.0.0.1/32\"]\n";
     let gw = Gateway::start(&ca, &cfg).await;
@@ -84,7 +84,7 @@ async fn a_trusted_proxy_chain_is_appended_and_the_client_request_id_kept() {
 
 #[tokio::test]
 async fn hop_by_hop_headers_are_removed_both_ways() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::start(&ca, |_| async {
         Response::builder()
             .header("connection", "x-resp-hop")
@@ -123,7 +123,7 @@ async fn hop_by_hop_headers_are_removed_both_ways() {
 
 #[tokio::test]
 async fn unmatched_path_is_a_json_404() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let gw = Gateway::start(&ca, &base_config(&up.url())).await;
     let got = get(&client(&ca, false), &gw.url("/elsewhere")).await;
@@ -140,7 +140,7 @@ async fn unmatched_path_is_a_json_404() {
 
 #[tokio::test]
 async fn longest_prefix_strip_prefix_and_client_host() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let cec = MockUpstream::ok(&ca).await;
     let site = MockUpstream::start(&ca, |_| async { Response::new(body("site")) }).await;
     let cfg = base_config(&cec.url())
@@ -181,7 +181,7 @@ upstream = "site"
 
 #[tokio::test]
 async fn set_cookie_and_location_point_at_the_gateway() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::start(&ca, |r| async move {
         let host = r.headers["host"].to_str().unwrap().to_owned();
         Response::builder()
@@ -229,7 +229,7 @@ async fn set_cookie_and_location_point_at_the_gateway() {
 
 #[tokio::test]
 async fn cors_preflight_at_the_edge_and_only_allowed_origins_get_headers() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::start(&ca, |_| async {
         Response::builder()
             .header("access-control-allow-origin", "*")
@@ -313,7 +313,7 @@ async fn cors_preflight_at_the_edge_and_only_allowed_origins_get_headers() {
 
 #[tokio::test]
 async fn without_allowed_origins_there_is_no_cors_handling() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let gw = Gateway::start(&ca, &base_config(&up.url())).await;
     let got = send(
@@ -330,7 +330,7 @@ async fn without_allowed_origins_there_is_no_cors_handling() {
 
 #[tokio::test]
 async fn upstream_down_is_a_502_with_a_json_body_and_a_metric() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let closed = closed_port().await;
     let gw = Gateway::start(
         &ca,
@@ -359,8 +359,8 @@ async fn upstream_down_is_a_502_with_a_json_body_and_a_metric() {
 
 #[tokio::test]
 async fn upstream_with_an_untrusted_certificate_is_a_502() {
-    let ca = TestCa::new();
-    let other_ca = TestCa::new();
+    let ca = test_ca();
+    let other_ca = test_ca();
     let up = MockUpstream::ok(&other_ca).await;
     let gw = Gateway::start(&ca, &base_config(&up.url())).await;
     let got = get(&client(&ca, false), &gw.url("/service-cloud/x")).await;
@@ -371,7 +371,7 @@ async fn upstream_with_an_untrusted_certificate_is_a_502() {
 
 #[tokio::test]
 async fn slow_upstream_is_a_504() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::start(&ca, |_| async {
         tokio::time::sleep(Duration::from_secs(3)).await;
         Response::new(body("late"))
@@ -387,7 +387,7 @@ async fn slow_upstream_is_a_504() {
 
 #[tokio::test]
 async fn a_slow_chunked_response_arrives_chunk_by_chunk() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
     let release = std::sync::Arc::new(std::sync::Mutex::new(Some(release_rx)));
     let up = MockUpstream::start(&ca, move |_| {
@@ -441,7 +441,7 @@ async fn a_slow_chunked_response_arrives_chunk_by_chunk() {
 
 #[tokio::test]
 async fn request_bodies_stream_to_the_upstream() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::start(&ca, |r| async move {
         Response::new(body(format!("got {} bytes", r.body.len())))
     })
@@ -481,7 +481,7 @@ async fn reqwest_admin(gw: &Gateway, path: &str) -> String {
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_location_uses_the_forwarded_origin() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::start(&ca, |r| async move {
         let host = r.headers["host"].to_str().unwrap().to_owned();
         Response::builder()

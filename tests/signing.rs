@@ -16,7 +16,7 @@ const SIGN_PATH: &str = "/service-cloud/webclient/chat_client/js/newThirdPartyCl
 
 /// A mock CEC: 400 when the body carries secretKey, 401 when the signature does not verify,
 /// else 200 JavaScript and the ccmessaging-token cookie for its own domain.
-async fn mock_cec(ca: &TestCa) -> MockUpstream {
+async fn mock_cec(ca: &DemoCa) -> MockUpstream {
     MockUpstream::start(ca, |r| async move {
         let path = r.uri.split('?').next().unwrap().to_owned();
         if r.method != http::Method::POST || !path.ends_with("/newThirdPartyClient.js") {
@@ -65,7 +65,7 @@ secret_key_env = "TEST_CEC_SECRET"
         )
 }
 
-async fn start(ca: &TestCa, up: &MockUpstream, extra: &str) -> Gateway {
+async fn start(ca: &DemoCa, up: &MockUpstream, extra: &str) -> Gateway {
     Gateway::start_with_env(ca, &config(up, extra), &[("TEST_CEC_SECRET", SECRET)]).await
 }
 
@@ -88,7 +88,7 @@ fn form_post(url: String, b: impl Into<bytes::Bytes>) -> Request<TestBody> {
 
 #[tokio::test]
 async fn the_gateway_signs_strips_the_secret_and_keeps_everything_else() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = mock_cec(&ca).await;
     let gw = start(&ca, &up, "").await;
     let got = send(
@@ -159,7 +159,7 @@ async fn the_gateway_signs_strips_the_secret_and_keeps_everything_else() {
 
 #[tokio::test]
 async fn every_refusal_has_its_status_and_reaches_no_upstream() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = mock_cec(&ca).await;
     let gw = start(&ca, &up, "").await;
     let c = client(&ca, false);
@@ -246,7 +246,7 @@ async fn every_refusal_has_its_status_and_reaches_no_upstream() {
 
 #[tokio::test]
 async fn a_body_too_large_without_content_length_is_refused_while_streaming() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = mock_cec(&ca).await;
     let gw = start(&ca, &up, "").await;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<
@@ -282,7 +282,7 @@ async fn a_body_too_large_without_content_length_is_refused_while_streaming() {
 
 #[tokio::test]
 async fn the_signature_covers_the_upstream_path_after_strip_prefix() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = mock_cec(&ca).await;
     let extra = "\n[[routes]]\nprefix = \"/chat/\"\nupstream = \"cec\"\nstrip_prefix = true\n";
     let gw = start(&ca, &up, extra).await;
@@ -298,7 +298,7 @@ async fn the_signature_covers_the_upstream_path_after_strip_prefix() {
 
 #[tokio::test]
 async fn http2_clients_are_signed_too() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = mock_cec(&ca).await;
     let gw = start(&ca, &up, "").await;
     let got = send(
@@ -319,7 +319,7 @@ async fn http2_clients_are_signed_too() {
 
 #[tokio::test]
 async fn other_methods_and_paths_pass_untouched() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = mock_cec(&ca).await;
     let gw = start(&ca, &up, "").await;
     let c = client(&ca, false);
@@ -337,7 +337,7 @@ async fn other_methods_and_paths_pass_untouched() {
 
 #[tokio::test]
 async fn the_compatibility_endpoint_answers_the_signature_as_text() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = mock_cec(&ca).await;
     let gw = start(&ca, &up, "").await;
     let c = client(&ca, false);

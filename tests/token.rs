@@ -23,12 +23,12 @@ fn config(up: &MockUpstream, token: &str) -> String {
 }
 
 /// An HTTPS client whose connections come from `local` (127.0.0.1 or 127.0.0.2).
-fn client_from(ca: &TestCa, local: IpAddr) -> HttpsClient {
+fn client_from(ca: &DemoCa, local: IpAddr) -> HttpsClient {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_local_address(Some(local));
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(ca.client_config(&[]))
+        .with_tls_config(ca.client_config(&[]).unwrap())
         .https_only()
         .enable_http1()
         .wrap_connector(http);
@@ -59,7 +59,7 @@ async fn mint(gw: &Gateway, user_id: &str, user_name: &str, tenant: &str) -> Str
 
 #[tokio::test]
 async fn minted_tokens_validate_in_the_vendor_format_and_nothing_else_does() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let gw = Gateway::start_with_env(&ca, &config(&up, ""), &[("TOKEN_KEY", KEY)]).await;
     let c = client(&ca, false);
@@ -120,7 +120,7 @@ async fn minted_tokens_validate_in_the_vendor_format_and_nothing_else_does() {
 
 #[tokio::test]
 async fn a_burst_beyond_the_rate_limit_is_refused_while_another_source_is_served() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let gw = Gateway::start_with_env(
         &ca,
@@ -155,7 +155,7 @@ async fn a_burst_beyond_the_rate_limit_is_refused_while_another_source_is_served
 
 #[tokio::test]
 async fn only_allowed_callers_reach_validation() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let gw = Gateway::start_with_env(
         &ca,
@@ -189,7 +189,7 @@ async fn only_allowed_callers_reach_validation() {
 
 #[tokio::test]
 async fn single_use_tokens_validate_once() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let gw = Gateway::start_with_env(
         &ca,
@@ -220,7 +220,7 @@ async fn a_token_minted_by_pyjwt_validates_through_the_server() {
     )
     .unwrap();
     let s = |k: &str| fixture[k].as_str().unwrap().to_owned();
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let gw = Gateway::start_with_env(&ca, &config(&up, ""), &[("TOKEN_KEY", &s("secret"))]).await;
     let c = client(&ca, true);

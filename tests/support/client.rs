@@ -9,14 +9,14 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use super::{TestBody, TestCa, body};
+use super::{DemoCa, TestBody, body};
 
 pub type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, TestBody>;
 
 /// An HTTPS client trusting `ca`; HTTP/2 only when `h2`, else HTTP/1.1 only.
-pub fn client(ca: &TestCa, h2: bool) -> HttpsClient {
+pub fn client(ca: &DemoCa, h2: bool) -> HttpsClient {
     let builder = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(ca.client_config(&[]))
+        .with_tls_config(ca.client_config(&[]).unwrap())
         .https_only();
     let connector = if h2 {
         builder.enable_http2().build()
@@ -28,6 +28,12 @@ pub fn client(ca: &TestCa, h2: bool) -> HttpsClient {
         b.http2_only(true);
     }
     b.build(connector)
+}
+
+/// A raw TLS connector (ALPN http/1.1) trusting `ca`.
+pub fn tls_connector(ca: &DemoCa) -> tokio_rustls::TlsConnector {
+    let config = ca.client_config(&[b"http/1.1"]).unwrap();
+    tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
 }
 
 /// A collected response.

@@ -11,7 +11,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::oneshot;
 
-use super::{TempDir, TestBody, TestCa, body};
+use super::{DemoCa, LOCAL_NAMES, TempDir, TestBody, body, write};
 
 /// A gateway running in this process.
 pub struct Gateway {
@@ -26,16 +26,13 @@ pub struct Gateway {
 impl Gateway {
     /// Starts the gateway from `toml`. In the text, `@DIR@` is a fresh directory (holding a
     /// certificate issued by `ca` as `gw.crt`/`gw.key`, and the CA as `ca.pem`).
-    pub async fn start(ca: &TestCa, toml: &str) -> Self {
+    pub async fn start(ca: &DemoCa, toml: &str) -> Self {
         Self::start_with_env(ca, toml, &[]).await
     }
 
-    pub async fn start_with_env(ca: &TestCa, toml: &str, env: &[(&str, &str)]) -> Self {
+    pub async fn start_with_env(ca: &DemoCa, toml: &str, env: &[(&str, &str)]) -> Self {
         let dir = TempDir::new("gw");
-        let (cert, key) = ca.issue();
-        std::fs::write(dir.0.join("gw.crt"), cert).unwrap();
-        std::fs::write(dir.0.join("gw.key"), key).unwrap();
-        std::fs::write(dir.0.join("ca.pem"), &ca.pem).unwrap();
+        write_tls_files(ca, &dir);
         let text = toml.replace("@DIR@", dir.0.to_str().unwrap());
         let env: Vec<(String, String)> = env
             .iter()
@@ -73,6 +70,15 @@ impl Gateway {
         let _ = self.stop.take().unwrap().send(());
         self.task.take().unwrap()
     }
+}
+
+/// Writes into `dir` what [`base_config`] points at: a certificate issued by `ca` for
+/// [`LOCAL_NAMES`] as `gw.crt`/`gw.key`, and the CA as `ca.pem`.
+pub fn write_tls_files(ca: &DemoCa, dir: &TempDir) {
+    let cert = ca.issue(LOCAL_NAMES).unwrap();
+    write(&dir.0, "gw.crt", cert.chain_pem());
+    write(&dir.0, "gw.key", cert.key_pem());
+    write(&dir.0, "ca.pem", ca.cert_pem());
 }
 
 /// The common part of a test configuration: listeners, TLS from the test CA, `[upstreams.cec]`

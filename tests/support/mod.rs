@@ -1,18 +1,17 @@
 //! Test support: a test CA, in-process mock upstreams that record what they received, the
 //! real gateway started on 127.0.0.1:0 from a TOML text, and HTTPS clients that trust the CA.
 //!
-//! - [`ca`]: the test CA;
+//! - the test CA is the demo's [`DemoCa`] ([`test_ca`]);
 //! - [`upstream`]: [`MockUpstream`], an HTTPS upstream that records what it received;
 //! - [`gateway`]: [`Gateway`], the real gateway in this process, and its test configuration;
 //! - [`client`]: HTTPS clients trusting the CA and collected responses.
 #![allow(dead_code)]
 
-pub mod ca;
 pub mod client;
 pub mod gateway;
 pub mod upstream;
 
-pub use ca::*;
+pub use cec_gateway::demo::pki::{DemoCa, LOCAL_NAMES};
 pub use client::*;
 pub use gateway::*;
 pub use upstream::*;
@@ -30,6 +29,11 @@ pub type TestBody = BoxBody<Bytes, Infallible>;
 
 pub fn body(b: impl Into<Bytes>) -> TestBody {
     Full::new(b.into()).boxed()
+}
+
+/// A fresh test CA: the demo's per-run CA, issuing certificates for [`LOCAL_NAMES`].
+pub fn test_ca() -> DemoCa {
+    DemoCa::generate().unwrap()
 }
 
 /// A throw-away directory under the system temp dir, removed on drop.

@@ -13,7 +13,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use super::{TestBody, TestCa, body};
+use super::{DemoCa, LOCAL_NAMES, TestBody, body};
 
 /// One request as a mock upstream received it.
 #[derive(Debug, Clone)]
@@ -36,7 +36,7 @@ pub struct MockUpstream {
 }
 
 impl MockUpstream {
-    pub async fn start<F, Fut>(ca: &TestCa, handler: F) -> Self
+    pub async fn start<F, Fut>(ca: &DemoCa, handler: F) -> Self
     where
         F: Fn(Recorded) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Response<TestBody>> + Send + 'static,
@@ -44,7 +44,8 @@ impl MockUpstream {
         let handler: Handler = Arc::new(move |r| Box::pin(handler(r)));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let acceptor = tokio_rustls::TlsAcceptor::from(ca.server_config(&[b"http/1.1"]));
+        let tls = ca.server_config(LOCAL_NAMES, &[b"http/1.1"]).unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
         let received = Arc::new(Mutex::new(Vec::new()));
         let rec = received.clone();
         tokio::spawn(async move {
@@ -72,7 +73,7 @@ impl MockUpstream {
     }
 
     /// A mock that answers every request 200 with body `ok`.
-    pub async fn ok(ca: &TestCa) -> Self {
+    pub async fn ok(ca: &DemoCa) -> Self {
         Self::start(ca, |_| async { Response::new(body("ok")) }).await
     }
 
