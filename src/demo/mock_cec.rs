@@ -62,6 +62,11 @@ impl MockCec {
         }
     }
 
+    /// The verifier this mock checks `thirdPartAuthorization` with.
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
     /// Serves this mock over TLS on `listener` until `stop` flips.
     pub async fn serve(
         self: Arc<Self>,

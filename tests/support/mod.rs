@@ -3,14 +3,18 @@
 //!
 //! - the test CA is the demo's [`DemoCa`] ([`test_ca`]);
 //! - [`upstream`]: [`MockUpstream`], an HTTPS upstream that records what it received;
+//! - [`cec`]: the demo's mock CEC behind such a recording upstream;
 //! - [`gateway`]: [`Gateway`], the real gateway in this process, and its test configuration;
 //! - [`client`]: HTTPS clients trusting the CA and collected responses.
 #![allow(dead_code)]
 
+pub mod cec;
 pub mod client;
 pub mod gateway;
 pub mod upstream;
 
+#[allow(unused_imports)] // only the signing tests run the mock CEC
+pub use cec::*;
 pub use cec_gateway::demo::pki::{DemoCa, LOCAL_NAMES};
 pub use client::*;
 pub use gateway::*;
