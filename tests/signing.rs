@@ -238,31 +238,17 @@ async fn a_body_too_large_without_content_length_is_refused_while_streaming() {
     let ca = test_ca();
     let (up, _cec) = mock_cec(&ca).await;
     let gw = start(&ca, &up, "").await;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<
-        Result<http_body::Frame<bytes::Bytes>, std::convert::Infallible>,
-    >(4);
+    let (tx, streamed) = streamed_body(4);
     tokio::spawn(async move {
         for _ in 0..4 {
-            if tx
-                .send(Ok(http_body::Frame::data(bytes::Bytes::from(vec![
-                    b' ';
-                    512
-                ]))))
-                .await
-                .is_err()
-            {
+            if !tx.send(vec![b' '; 512]).await {
                 break;
             }
         }
     });
-    use http_body_util::BodyExt;
-    let stream =
-        http_body_util::StreamBody::new(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
     let got = send(
         &client(&ca, false),
-        Request::post(gw.url(SIGN_PATH))
-            .body(stream.boxed())
-            .unwrap(),
+        Request::post(gw.url(SIGN_PATH)).body(streamed).unwrap(),
     )
     .await;
     assert_eq!(got.status, StatusCode::PAYLOAD_TOO_LARGE);

@@ -25,14 +25,34 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
+use http_body::Frame;
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, StreamBody};
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 
 pub type TestBody = BoxBody<Bytes, Infallible>;
 
 pub fn body(b: impl Into<Bytes>) -> TestBody {
     Full::new(b.into()).boxed()
+}
+
+/// The sending end of a [`streamed_body`]: each chunk is one data frame.
+pub struct ChunkSender(mpsc::Sender<Result<Frame<Bytes>, Infallible>>);
+
+impl ChunkSender {
+    /// Sends one chunk; `false` once the body is gone.
+    pub async fn send(&self, chunk: impl Into<Bytes>) -> bool {
+        self.0.send(Ok(Frame::data(chunk.into()))).await.is_ok()
+    }
+}
+
+/// A body of unknown length (chunked on HTTP/1.1) that yields what its sender sends, with
+/// `capacity` chunks buffered; it ends when the sender is dropped.
+pub fn streamed_body(capacity: usize) -> (ChunkSender, TestBody) {
+    let (tx, mut rx) = mpsc::channel(capacity);
+    let frames = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    (ChunkSender(tx), StreamBody::new(frames).boxed())
 }
 
 /// A fresh test CA: the demo's per-run CA, issuing certificates for [`LOCAL_NAMES`].
