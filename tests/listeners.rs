@@ -6,7 +6,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{Request, Response, StatusCode, Version};
+use http::{Response, StatusCode, Version};
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -16,14 +16,7 @@ async fn http2_clients_are_served_and_the_upstream_gets_http11() {
     let up = MockUpstream::ok(&ca).await;
     let gw = Gateway::start(&ca, &base_config(&up.url())).await;
     let c = client(&ca, true);
-    let got = send(
-        &c,
-        Request::get(gw.url("/service-cloud/h2?x=1"))
-            .header("cookie", "a=1")
-            .body(body(""))
-            .unwrap(),
-    )
-    .await;
+    let got = get_with(&c, &gw.url("/service-cloud/h2?x=1"), &[("cookie", "a=1")]).await;
     assert_eq!(got.status, StatusCode::OK);
     assert_eq!(got.version, Version::HTTP_2);
     let r = up.last();

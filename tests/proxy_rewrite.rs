@@ -70,13 +70,13 @@ async fn behind_a_trusted_proxy_location_uses_the_forwarded_origin() {
     let cfg = base_config(&up.url()) + "\n[forwarding]\ntrusted_proxies = [\"127.0.0.1/32\"]\n";
     let gw = Gateway::start(&ca, &cfg).await;
     let c = client(&ca, false);
-    let via_lb = send(
+    let via_lb = get_with(
         &c,
-        Request::get(gw.url("/service-cloud/x"))
-            .header("x-forwarded-proto", "https")
-            .header("x-forwarded-host", "chat.example.com")
-            .body(body(""))
-            .unwrap(),
+        &gw.url("/service-cloud/x"),
+        &[
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "chat.example.com"),
+        ],
     )
     .await;
     assert_eq!(
@@ -133,12 +133,10 @@ async fn cors_preflight_at_the_edge_and_only_allowed_origins_get_headers() {
         "the preflight is answered at the edge"
     );
 
-    let allowed = send(
+    let allowed = get_with(
         &c,
-        Request::get(gw.url("/service-cloud/x"))
-            .header("origin", "https://www.example.com")
-            .body(body(""))
-            .unwrap(),
+        &gw.url("/service-cloud/x"),
+        &[("origin", "https://www.example.com")],
     )
     .await;
     assert_eq!(
@@ -154,12 +152,10 @@ async fn cors_preflight_at_the_edge_and_only_allowed_origins_get_headers() {
             .any(|v| v == "Origin")
     );
 
-    let other = send(
+    let other = get_with(
         &c,
-        Request::get(gw.url("/service-cloud/x"))
-            .header("origin", "https://evil.example")
-            .body(body(""))
-            .unwrap(),
+        &gw.url("/service-cloud/x"),
+        &[("origin", "https://evil.example")],
     )
     .await;
     assert_eq!(other.status, StatusCode::OK);
@@ -179,12 +175,10 @@ async fn without_allowed_origins_there_is_no_cors_handling() {
     let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let gw = Gateway::start(&ca, &base_config(&up.url())).await;
-    let got = send(
+    let got = get_with(
         &client(&ca, false),
-        Request::get(gw.url("/service-cloud/x"))
-            .header("origin", "https://www.example.com")
-            .body(body(""))
-            .unwrap(),
+        &gw.url("/service-cloud/x"),
+        &[("origin", "https://www.example.com")],
     )
     .await;
     assert!(!got.headers.contains_key("access-control-allow-origin"));

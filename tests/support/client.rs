@@ -71,7 +71,16 @@ pub async fn send(client: &HttpsClient, req: Request<TestBody>) -> Got {
 }
 
 pub async fn get(client: &HttpsClient, url: &str) -> Got {
-    send(client, Request::get(url).body(body("")).unwrap()).await
+    get_with(client, url, &[]).await
+}
+
+/// GET `url` with the request headers `headers` (name, value).
+pub async fn get_with(client: &HttpsClient, url: &str, headers: &[(&str, &str)]) -> Got {
+    let mut req = Request::get(url);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    send(client, req.body(body("")).unwrap()).await
 }
 
 pub async fn post(client: &HttpsClient, url: &str, b: impl Into<Bytes>) -> Got {
