@@ -238,20 +238,7 @@ async fn self_signed_pair_is_generated_for_the_hostnames() {
     );
     let gw = Gateway::start(&ca, &cfg).await;
     // run() generates the pair before serving; wait for the port to answer a handshake.
-    let cert_path = gw.dir.0.join("new/self.crt");
-    let mut roots = rustls::RootCertStore::empty();
-    for _ in 0..100 {
-        use rustls_pki_types::pem::PemObject;
-        let cert = std::fs::read(&cert_path)
-            .ok()
-            .and_then(|pem| rustls_pki_types::CertificateDer::from_pem_slice(&pem).ok());
-        if let Some(c) = cert {
-            roots.add(c).unwrap();
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(!roots.is_empty(), "certificate written");
+    let cfg = trusting_written_cert(&gw.dir.0.join("new/self.crt")).await;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -262,13 +249,6 @@ async fn self_signed_pair_is_generated_for_the_hostnames() {
             & 0o777;
         assert_eq!(mode, 0o600);
     }
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
     for name in ["localhost", "127.0.0.1"] {
         let tcp = tokio::net::TcpStream::connect(gw.https).await.unwrap();

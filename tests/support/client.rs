@@ -1,5 +1,7 @@
 //! HTTPS clients that trust the test CA, and responses collected whole.
 
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -8,6 +10,8 @@ use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 
 use super::{DemoCa, TestBody, body};
 
@@ -15,8 +19,13 @@ pub type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, TestB
 
 /// An HTTPS client trusting `ca`; HTTP/2 only when `h2`, else HTTP/1.1 only.
 pub fn client(ca: &DemoCa, h2: bool) -> HttpsClient {
+    client_with(ca.client_config(&[]).unwrap(), h2)
+}
+
+/// An HTTPS client with the TLS configuration `tls`; HTTP/2 only when `h2`, else HTTP/1.1.
+pub fn client_with(tls: rustls::ClientConfig, h2: bool) -> HttpsClient {
     let builder = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(ca.client_config(&[]).unwrap())
+        .with_tls_config(tls)
         .https_only();
     let connector = if h2 {
         builder.enable_http2().build()
@@ -30,10 +39,29 @@ pub fn client(ca: &DemoCa, h2: bool) -> HttpsClient {
     b.build(connector)
 }
 
+/// A TLS client configuration that trusts only the certificate in `pem`, a self-signed one
+/// that the gateway writes when it starts running: waits for the file (up to 2 s).
+pub async fn trusting_written_cert(pem: &Path) -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    for _ in 0..100 {
+        if let Ok(cert) = CertificateDer::from_pem_file(pem) {
+            roots.add(cert).unwrap();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!roots.is_empty(), "certificate written: {}", pem.display());
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth()
+}
+
 /// A raw TLS connector (ALPN http/1.1) trusting `ca`.
 pub fn tls_connector(ca: &DemoCa) -> tokio_rustls::TlsConnector {
     let config = ca.client_config(&[b"http/1.1"]).unwrap();
-    tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+    tokio_rustls::TlsConnector::from(Arc::new(config))
 }
 
 /// A collected response.

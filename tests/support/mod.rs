@@ -13,10 +13,13 @@ pub mod client;
 pub mod gateway;
 pub mod upstream;
 
-#[allow(unused_imports)] // only the signing tests run the mock CEC
+// Each test file uses the part it needs (only the signing tests run the mock CEC, the demo
+// test runs no gateway of its own).
+#[allow(unused_imports)]
 pub use cec::*;
 pub use cec_gateway::demo::pki::{DemoCa, LOCAL_NAMES};
 pub use client::*;
+#[allow(unused_imports)]
 pub use gateway::*;
 pub use upstream::*;
 
