@@ -131,10 +131,24 @@ pub fn server_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>, TlsError> {
     server_config_from(certs, key)
 }
 
+/// ALPN `h2` then `http/1.1`: what the gateway's public listener offers (and the demo's servers).
+pub const ALPN_H2_HTTP11: &[&[u8]] = &[b"h2", b"http/1.1"];
+
 /// The rustls server configuration for a certificate chain and key already in memory.
 pub fn server_config_from(
     certs: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    server_config_with_alpn(certs, key, ALPN_H2_HTTP11)
+}
+
+/// The one rustls server configuration builder (the gateway's, the demo's servers', the test
+/// upstreams'): ring, safe default protocol versions, no client auth, session resumption by
+/// cache and tickets, offering `alpn` (in preference order; empty: no ALPN).
+pub fn server_config_with_alpn(
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    alpn: &[&[u8]],
 ) -> Result<Arc<ServerConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
@@ -143,7 +157,7 @@ pub fn server_config_from(
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(TlsError::Rustls)?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     config.session_storage = rustls::server::ServerSessionMemoryCache::new(16 * 1024);
     config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(TlsError::Rustls)?;
     Ok(Arc::new(config))

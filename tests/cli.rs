@@ -4,7 +4,8 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use http::{Request, StatusCode};
@@ -12,6 +13,17 @@ use support::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cec-gateway");
 const SECRET: &str = "Sup3rSecretChannelKey0042";
+
+/// `cec-gateway check --config <config>`, with `CLI_TEST_SECRET` set to `secret` or unset.
+fn check(config: &Path, secret: Option<&str>) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["check", "--config"]).arg(config);
+    match secret {
+        Some(secret) => cmd.env("CLI_TEST_SECRET", secret),
+        None => cmd.env_remove("CLI_TEST_SECRET"),
+    };
+    cmd.output().unwrap()
+}
 
 #[test]
 fn check_prints_a_summary_without_secrets_or_names_the_error() {
@@ -21,12 +33,7 @@ fn check_prints_a_summary_without_secrets_or_names_the_error() {
         "good.toml",
         "[server]\nlisten = \"127.0.0.1:8443\"\n[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\nself_signed = true\n[upstreams.cec]\nurl = \"https://cec.example\"\n[[routes]]\nprefix = \"/service-cloud/\"\nupstream = \"cec\"\n[signing]\n[[signing.channels]]\nconfig_id = \"123\"\nsecret_key_env = \"CLI_TEST_SECRET\"\n",
     );
-    let out = Command::new(BIN)
-        .args(["check", "--config"])
-        .arg(&good)
-        .env("CLI_TEST_SECRET", SECRET)
-        .output()
-        .unwrap();
+    let out = check(&good, Some(SECRET));
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
         out.status.success(),
@@ -51,12 +58,7 @@ fn check_prints_a_summary_without_secrets_or_names_the_error() {
             .unwrap()
             .replace("upstream = \"cec\"", "upstream = \"cecc\""),
     );
-    let out = Command::new(BIN)
-        .args(["check", "--config"])
-        .arg(&bad)
-        .env("CLI_TEST_SECRET", SECRET)
-        .output()
-        .unwrap();
+    let out = check(&bad, Some(SECRET));
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
@@ -64,12 +66,7 @@ fn check_prints_a_summary_without_secrets_or_names_the_error() {
         "{stderr}"
     );
 
-    let out = Command::new(BIN)
-        .args(["check", "--config"])
-        .arg(&good)
-        .env_remove("CLI_TEST_SECRET")
-        .output()
-        .unwrap();
+    let out = check(&good, None);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8(out.stderr)
@@ -131,13 +128,10 @@ fn sign_reproduces_the_published_vector_and_explains_it() {
 /// no log line and no response.
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_logs_json_access_lines_never_the_secret_and_exits_0_on_sigterm() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let dir = TempDir::new("cli-serve");
-    let (cert, key) = ca.issue();
-    write(&dir.0, "gw.crt", &cert);
-    write(&dir.0, "gw.key", &key);
-    write(&dir.0, "ca.pem", &ca.pem);
+    write_tls_files(&ca, &dir);
     let closed = closed_port().await;
     let cfg = base_config(&up.url()).replace("@DIR@", dir.0.to_str().unwrap())
         + &format!(

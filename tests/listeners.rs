@@ -6,24 +6,17 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{Request, Response, StatusCode, Version};
+use http::{Response, StatusCode, Version};
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
 async fn http2_clients_are_served_and_the_upstream_gets_http11() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let gw = Gateway::start(&ca, &base_config(&up.url())).await;
     let c = client(&ca, true);
-    let got = send(
-        &c,
-        Request::get(gw.url("/service-cloud/h2?x=1"))
-            .header("cookie", "a=1")
-            .body(body(""))
-            .unwrap(),
-    )
-    .await;
+    let got = get_with(&c, &gw.url("/service-cloud/h2?x=1"), &[("cookie", "a=1")]).await;
     assert_eq!(got.status, StatusCode::OK);
     assert_eq!(got.version, Version::HTTP_2);
     let r = up.last();
@@ -54,11 +47,11 @@ async fn http2_clients_are_served_and_the_upstream_gets_http11() {
 async fn websocket_echo_through_the_gateway() {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let gw = Gateway::start(&ca, &base_config(&up.url())).await;
     let tcp = tokio::net::TcpStream::connect(gw.https).await.unwrap();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(ca.client_config(&[b"http/1.1"])));
+    let connector = tls_connector(&ca);
     let tls = connector
         .connect("localhost".try_into().unwrap(), tcp)
         .await
@@ -88,7 +81,7 @@ async fn websocket_echo_through_the_gateway() {
 
 #[tokio::test]
 async fn admin_endpoints_live_only_on_the_admin_listener() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let gw = Gateway::start(&ca, &base_config(&up.url())).await;
     assert_eq!(
@@ -120,7 +113,7 @@ async fn admin_endpoints_live_only_on_the_admin_listener() {
 
 #[tokio::test]
 async fn plain_http_redirects_to_https_except_healthz() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let cfg = base_config(&up.url()).replace(
         "[tls]",
@@ -164,7 +157,7 @@ async fn plain_http_redirects_to_https_except_healthz() {
 
 #[tokio::test]
 async fn a_client_that_never_finishes_its_headers_is_cut_off() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let cfg = base_config(&up.url()).replace(
         "header_read_timeout = \"2s\"",
@@ -172,7 +165,7 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     );
     let gw = Gateway::start(&ca, &cfg).await;
     let tcp = tokio::net::TcpStream::connect(gw.https).await.unwrap();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(ca.client_config(&[b"http/1.1"])));
+    let connector = tls_connector(&ca);
     let mut tls = connector
         .connect("localhost".try_into().unwrap(), tcp)
         .await
@@ -191,7 +184,7 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
 
 #[tokio::test]
 async fn a_tls_handshake_that_never_starts_is_cut_off() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let cfg = base_config(&up.url()).replace("[tls]", "tls_handshake_timeout = \"300ms\"\n\n[tls]");
     let gw = Gateway::start(&ca, &cfg).await;
@@ -205,11 +198,11 @@ async fn a_tls_handshake_that_never_starts_is_cut_off() {
 
 #[tokio::test]
 async fn max_connections_holds_new_connections_until_one_closes() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let cfg = base_config(&up.url()).replace("[tls]", "max_connections = 1\n\n[tls]");
     let gw = Gateway::start(&ca, &cfg).await;
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(ca.client_config(&[b"http/1.1"])));
+    let connector = tls_connector(&ca);
     let first = connector
         .connect(
             "localhost".try_into().unwrap(),
@@ -237,7 +230,7 @@ async fn max_connections_holds_new_connections_until_one_closes() {
 
 #[tokio::test]
 async fn self_signed_pair_is_generated_for_the_hostnames() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let cfg = base_config(&up.url()).replace(
         "cert = \"@DIR@/gw.crt\"\nkey = \"@DIR@/gw.key\"",
@@ -245,20 +238,7 @@ async fn self_signed_pair_is_generated_for_the_hostnames() {
     );
     let gw = Gateway::start(&ca, &cfg).await;
     // run() generates the pair before serving; wait for the port to answer a handshake.
-    let cert_path = gw.dir.0.join("new/self.crt");
-    let mut roots = rustls::RootCertStore::empty();
-    for _ in 0..100 {
-        use rustls_pki_types::pem::PemObject;
-        let cert = std::fs::read(&cert_path)
-            .ok()
-            .and_then(|pem| rustls_pki_types::CertificateDer::from_pem_slice(&pem).ok());
-        if let Some(c) = cert {
-            roots.add(c).unwrap();
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(!roots.is_empty(), "certificate written");
+    let cfg = trusting_written_cert(&gw.dir.0.join("new/self.crt")).await;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -269,13 +249,6 @@ async fn self_signed_pair_is_generated_for_the_hostnames() {
             & 0o777;
         assert_eq!(mode, 0o600);
     }
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
     for name in ["localhost", "127.0.0.1"] {
         let tcp = tokio::net::TcpStream::connect(gw.https).await.unwrap();
@@ -291,7 +264,7 @@ async fn self_signed_pair_is_generated_for_the_hostnames() {
 
 #[tokio::test]
 async fn graceful_shutdown_lets_a_request_in_flight_finish() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let (entered_tx, entered_rx) = tokio::sync::oneshot::channel::<()>();
     let entered = Arc::new(std::sync::Mutex::new(Some(entered_tx)));
     let up = MockUpstream::start(&ca, move |_| {

@@ -1,42 +1,27 @@
-//! Server-side signing through the real server. The mock CEC verifies `thirdPartAuthorization`
-//! with `support::verifier`, written from the spec and sharing no code with `src/sign`.
+//! Server-side signing through the real server, in front of the demo's mock CEC
+//! (`cec_gateway::demo::mock_cec`, behind a recording upstream): it verifies
+//! `thirdPartAuthorization` with `cec_gateway::demo::verify`, written from the spec and sharing
+//! no code with `src/sign`, answers 400 to a body that carries `secretKey`, 401 to a bad
+//! signature, else the widget and `ccmessaging-token` with `Domain=` its own host.
 
 mod support;
 
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
 
-use http::{Request, Response, StatusCode};
+use cec_gateway::demo::assets::TOKEN_LOADER_JS;
+use cec_gateway::demo::mock_cec::{self, MockCec, widget_js};
+use http::{Method, Request, StatusCode};
 use support::*;
+use time::OffsetDateTime;
 
 const SECRET: &str = "Gw7secretKEY0123456789abcdefXYZ";
 const CHANNEL: &str = "817854979183314945";
 const TENANT: &str = "202007159031";
 const SIGN_PATH: &str = "/service-cloud/webclient/chat_client/js/newThirdPartyClient.js";
 
-/// A mock CEC: 400 when the body carries secretKey, 401 when the signature does not verify,
-/// else 200 JavaScript and the ccmessaging-token cookie for its own domain.
-async fn mock_cec(ca: &TestCa) -> MockUpstream {
-    MockUpstream::start(ca, |r| async move {
-        let path = r.uri.split('?').next().unwrap().to_owned();
-        if r.method != http::Method::POST || !path.ends_with("/newThirdPartyClient.js") {
-            return Response::new(body("static"));
-        }
-        let Ok(json) = serde_json::from_slice::<serde_json::Value>(&r.body) else {
-            return Response::builder().status(400).body(body("bad json")).unwrap();
-        };
-        if json.get("secretKey").is_some() {
-            return Response::builder().status(400).body(body("secretKey must not be sent")).unwrap();
-        }
-        if let Err(e) = verifier::verify("POST", &path, &json, SECRET, SystemTime::now(), Duration::from_secs(300)) {
-            return Response::builder().status(401).body(body(format!("unauthorized,validate failed: {e}"))).unwrap();
-        }
-        Response::builder()
-            .header("content-type", "application/javascript")
-            .header("set-cookie", "ccmessaging-token=tok123; Domain=localhost; Path=/; Secure; HttpOnly; SameSite=None")
-            .body(body("/* chat widget */"))
-            .unwrap()
-    })
-    .await
+/// The mock CEC knowing this channel's secret, and the upstream that records what it received.
+async fn mock_cec(ca: &DemoCa) -> (MockUpstream, Arc<MockCec>) {
+    cec_upstream(ca, CHANNEL, SECRET).await
 }
 
 fn config(up: &MockUpstream, extra: &str) -> String {
@@ -56,7 +41,7 @@ secret_key_env = "TEST_CEC_SECRET"
         )
 }
 
-async fn start(ca: &TestCa, up: &MockUpstream, extra: &str) -> Gateway {
+async fn start(ca: &DemoCa, up: &MockUpstream, extra: &str) -> Gateway {
     Gateway::start_with_env(ca, &config(up, extra), &[("TEST_CEC_SECRET", SECRET)]).await
 }
 
@@ -79,8 +64,8 @@ fn form_post(url: String, b: impl Into<bytes::Bytes>) -> Request<TestBody> {
 
 #[tokio::test]
 async fn the_gateway_signs_strips_the_secret_and_keeps_everything_else() {
-    let ca = TestCa::new();
-    let up = mock_cec(&ca).await;
+    let ca = test_ca();
+    let (up, cec) = mock_cec(&ca).await;
     let gw = start(&ca, &up, "").await;
     let got = send(
         &client(&ca, false),
@@ -91,13 +76,26 @@ async fn the_gateway_signs_strips_the_secret_and_keeps_everything_else() {
     )
     .await;
     assert_eq!(got.status, StatusCode::OK, "{}", got.text());
-    assert_eq!(got.text(), "/* chat widget */");
-    assert_eq!(
-        got.headers["set-cookie"],
-        "ccmessaging-token=tok123; Path=/; Secure; HttpOnly; SameSite=None"
-    );
-
+    assert_eq!(got.text(), widget_js("Zoë \"the\" Guest 🙂 / 100%+"));
+    // The mock set the cookie for the host it was addressed as, the upstream's; the gateway
+    // made it host-only.
     let r = up.last();
+    let uri: http::Uri = r.uri.parse().unwrap();
+    assert_eq!(
+        mock_cec::addressed_host(&uri, &r.headers).as_deref(),
+        Some("localhost")
+    );
+    let cookie = got.headers["set-cookie"].to_str().unwrap();
+    let (token, attributes) = cookie
+        .strip_prefix("ccmessaging-token=")
+        .and_then(|rest| rest.split_once(';'))
+        .unwrap_or_else(|| panic!("{cookie}"));
+    assert_eq!(
+        attributes, " Path=/; Secure; HttpOnly; SameSite=None",
+        "{cookie}"
+    );
+    assert!(cec.knows_token(token), "{cookie}");
+
     assert_eq!(
         r.uri,
         format!("{SIGN_PATH}?&t=1724056200000"),
@@ -150,8 +148,8 @@ async fn the_gateway_signs_strips_the_secret_and_keeps_everything_else() {
 
 #[tokio::test]
 async fn every_refusal_has_its_status_and_reaches_no_upstream() {
-    let ca = TestCa::new();
-    let up = mock_cec(&ca).await;
+    let ca = test_ca();
+    let (up, _cec) = mock_cec(&ca).await;
     let gw = start(&ca, &up, "").await;
     let c = client(&ca, false);
     let valid = page_body();
@@ -237,34 +235,20 @@ async fn every_refusal_has_its_status_and_reaches_no_upstream() {
 
 #[tokio::test]
 async fn a_body_too_large_without_content_length_is_refused_while_streaming() {
-    let ca = TestCa::new();
-    let up = mock_cec(&ca).await;
+    let ca = test_ca();
+    let (up, _cec) = mock_cec(&ca).await;
     let gw = start(&ca, &up, "").await;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<
-        Result<http_body::Frame<bytes::Bytes>, std::convert::Infallible>,
-    >(4);
+    let (tx, streamed) = streamed_body(4);
     tokio::spawn(async move {
         for _ in 0..4 {
-            if tx
-                .send(Ok(http_body::Frame::data(bytes::Bytes::from(vec![
-                    b' ';
-                    512
-                ]))))
-                .await
-                .is_err()
-            {
+            if !tx.send(vec![b' '; 512]).await {
                 break;
             }
         }
     });
-    use http_body_util::BodyExt;
-    let stream =
-        http_body_util::StreamBody::new(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
     let got = send(
         &client(&ca, false),
-        Request::post(gw.url(SIGN_PATH))
-            .body(stream.boxed())
-            .unwrap(),
+        Request::post(gw.url(SIGN_PATH)).body(streamed).unwrap(),
     )
     .await;
     assert_eq!(got.status, StatusCode::PAYLOAD_TOO_LARGE);
@@ -273,8 +257,8 @@ async fn a_body_too_large_without_content_length_is_refused_while_streaming() {
 
 #[tokio::test]
 async fn the_signature_covers_the_upstream_path_after_strip_prefix() {
-    let ca = TestCa::new();
-    let up = mock_cec(&ca).await;
+    let ca = test_ca();
+    let (up, _cec) = mock_cec(&ca).await;
     let extra = "\n[[routes]]\nprefix = \"/chat/\"\nupstream = \"cec\"\nstrip_prefix = true\n";
     let gw = start(&ca, &up, extra).await;
     // /chat/service-cloud/... reaches the upstream as /service-cloud/...: that is what is signed.
@@ -289,8 +273,8 @@ async fn the_signature_covers_the_upstream_path_after_strip_prefix() {
 
 #[tokio::test]
 async fn http2_clients_are_signed_too() {
-    let ca = TestCa::new();
-    let up = mock_cec(&ca).await;
+    let ca = test_ca();
+    let (up, _cec) = mock_cec(&ca).await;
     let gw = start(&ca, &up, "").await;
     let got = send(
         &client(&ca, true),
@@ -310,15 +294,21 @@ async fn http2_clients_are_signed_too() {
 
 #[tokio::test]
 async fn other_methods_and_paths_pass_untouched() {
-    let ca = TestCa::new();
-    let up = mock_cec(&ca).await;
+    let ca = test_ca();
+    let (up, _cec) = mock_cec(&ca).await;
     let gw = start(&ca, &up, "").await;
     let c = client(&ca, false);
+    // The mock CEC's own answers, not the gateway's: a GET is not signed.
     let got = get(&c, &gw.url(SIGN_PATH)).await;
-    assert_eq!(got.text(), "static");
-    let other = "/service-cloud/webclient/chat_client/js/thirdPartyClient.js";
+    assert_eq!(
+        (got.status, got.text()),
+        (StatusCode::NOT_FOUND, "not found")
+    );
+    assert_eq!(up.last().method, Method::GET);
+    assert!(up.last().body.is_empty());
+    let other = mock_cec::TOKEN_LOADER_PATH;
     let got = send(&c, form_post(gw.url(other), "{\"secretKey\":\"x\"}")).await;
-    assert_eq!(got.text(), "static");
+    assert_eq!((got.status, got.text()), (StatusCode::OK, TOKEN_LOADER_JS));
     assert_eq!(
         up.last().body,
         "{\"secretKey\":\"x\"}",
@@ -328,8 +318,8 @@ async fn other_methods_and_paths_pass_untouched() {
 
 #[tokio::test]
 async fn the_compatibility_endpoint_answers_the_signature_as_text() {
-    let ca = TestCa::new();
-    let up = mock_cec(&ca).await;
+    let ca = test_ca();
+    let (up, cec) = mock_cec(&ca).await;
     let gw = start(&ca, &up, "").await;
     let c = client(&ca, false);
     let b = format!(
@@ -342,15 +332,9 @@ async fn the_compatibility_endpoint_answers_the_signature_as_text() {
     assert!(auth.starts_with(&format!("auth-v2/{CHANNEL}/")));
     let mut json: serde_json::Value = serde_json::from_str(&b).unwrap();
     json["thirdPartAuthorization"] = auth.clone().into();
-    verifier::verify(
-        "POST",
-        SIGN_PATH,
-        &json,
-        SECRET,
-        SystemTime::now(),
-        Duration::from_secs(300),
-    )
-    .expect("the CEC would accept it");
+    cec.verifier()
+        .verify_body("POST", SIGN_PATH, &json, OffsetDateTime::now_utc())
+        .expect("the CEC would accept it");
     assert!(up.requests().is_empty(), "answered by the gateway");
 
     let got = post(

@@ -22,13 +22,22 @@ fn config(up: &MockUpstream, token: &str) -> String {
     )
 }
 
+/// A gateway whose `[token]` table has `secret_env = "TOKEN_KEY"` (set to `key`) and the
+/// lines `token`, in front of an upstream that answers ok.
+async fn start(ca: &DemoCa, key: &str, token: &str) -> (MockUpstream, Gateway) {
+    let up = MockUpstream::ok(ca).await;
+    let gw = Gateway::start_with_env(ca, &config(&up, token), &[("TOKEN_KEY", key)]).await;
+    (up, gw)
+}
+
 /// An HTTPS client whose connections come from `local` (127.0.0.1 or 127.0.0.2).
-fn client_from(ca: &TestCa, local: IpAddr) -> HttpsClient {
+fn client_from(ca: &DemoCa, local: &str) -> HttpsClient {
+    let local: IpAddr = local.parse().unwrap();
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_local_address(Some(local));
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(ca.client_config(&[]))
+        .with_tls_config(ca.client_config(&[]).unwrap())
         .https_only()
         .enable_http1()
         .wrap_connector(http);
@@ -59,9 +68,8 @@ async fn mint(gw: &Gateway, user_id: &str, user_name: &str, tenant: &str) -> Str
 
 #[tokio::test]
 async fn minted_tokens_validate_in_the_vendor_format_and_nothing_else_does() {
-    let ca = TestCa::new();
-    let up = MockUpstream::ok(&ca).await;
-    let gw = Gateway::start_with_env(&ca, &config(&up, ""), &[("TOKEN_KEY", KEY)]).await;
+    let ca = test_ca();
+    let (up, gw) = start(&ca, KEY, "").await;
     let c = client(&ca, false);
     let token = mint(&gw, "10010001", "Tom", "202007159031").await;
 
@@ -120,16 +128,10 @@ async fn minted_tokens_validate_in_the_vendor_format_and_nothing_else_does() {
 
 #[tokio::test]
 async fn a_burst_beyond_the_rate_limit_is_refused_while_another_source_is_served() {
-    let ca = TestCa::new();
-    let up = MockUpstream::ok(&ca).await;
-    let gw = Gateway::start_with_env(
-        &ca,
-        &config(&up, "rate_limit = \"1/m\"\nrate_burst = 3"),
-        &[("TOKEN_KEY", KEY)],
-    )
-    .await;
+    let ca = test_ca();
+    let (_up, gw) = start(&ca, KEY, "rate_limit = \"1/m\"\nrate_burst = 3").await;
     let token = mint(&gw, "u1", "Ann", "t1").await;
-    let first = client_from(&ca, "127.0.0.1".parse().unwrap());
+    let first = client_from(&ca, "127.0.0.1");
     let mut statuses = Vec::new();
     for _ in 0..5 {
         let got = validate(&first, &gw, &token, "u1", "Ann", "t1").await;
@@ -139,7 +141,7 @@ async fn a_burst_beyond_the_rate_limit_is_refused_while_another_source_is_served
         statuses,
         vec![(200, 0), (200, 0), (200, 0), (429, 3), (429, 3)]
     );
-    let second = client_from(&ca, "127.0.0.2".parse().unwrap());
+    let second = client_from(&ca, "127.0.0.2");
     let got = validate(&second, &gw, &token, "u1", "Ann", "t1").await;
     assert_eq!(
         (got.status, got.json()["retCode"].as_i64()),
@@ -155,48 +157,21 @@ async fn a_burst_beyond_the_rate_limit_is_refused_while_another_source_is_served
 
 #[tokio::test]
 async fn only_allowed_callers_reach_validation() {
-    let ca = TestCa::new();
-    let up = MockUpstream::ok(&ca).await;
-    let gw = Gateway::start_with_env(
-        &ca,
-        &config(&up, "allowed_callers = [\"127.0.0.2/32\"]"),
-        &[("TOKEN_KEY", KEY)],
-    )
-    .await;
+    let ca = test_ca();
+    let (_up, gw) = start(&ca, KEY, "allowed_callers = [\"127.0.0.2/32\"]").await;
     let token = mint(&gw, "u1", "Ann", "t1").await;
-    let outsider = validate(
-        &client_from(&ca, "127.0.0.1".parse().unwrap()),
-        &gw,
-        &token,
-        "u1",
-        "Ann",
-        "t1",
-    )
-    .await;
+    let [outsider, cec] = ["127.0.0.1", "127.0.0.2"].map(|ip| client_from(&ca, ip));
+    let outsider = validate(&outsider, &gw, &token, "u1", "Ann", "t1").await;
     assert_eq!(outsider.status, StatusCode::FORBIDDEN);
     assert_ne!(outsider.json()["retCode"], 0);
-    let cec = validate(
-        &client_from(&ca, "127.0.0.2".parse().unwrap()),
-        &gw,
-        &token,
-        "u1",
-        "Ann",
-        "t1",
-    )
-    .await;
+    let cec = validate(&cec, &gw, &token, "u1", "Ann", "t1").await;
     assert_eq!(cec.text(), r#"{"retCode":0,"message":"validate success"}"#);
 }
 
 #[tokio::test]
 async fn single_use_tokens_validate_once() {
-    let ca = TestCa::new();
-    let up = MockUpstream::ok(&ca).await;
-    let gw = Gateway::start_with_env(
-        &ca,
-        &config(&up, "single_use = true"),
-        &[("TOKEN_KEY", KEY)],
-    )
-    .await;
+    let ca = test_ca();
+    let (_up, gw) = start(&ca, KEY, "single_use = true").await;
     let c = client(&ca, false);
     let token = mint(&gw, "u1", "Ann", "t1").await;
     assert_eq!(
@@ -220,9 +195,8 @@ async fn a_token_minted_by_pyjwt_validates_through_the_server() {
     )
     .unwrap();
     let s = |k: &str| fixture[k].as_str().unwrap().to_owned();
-    let ca = TestCa::new();
-    let up = MockUpstream::ok(&ca).await;
-    let gw = Gateway::start_with_env(&ca, &config(&up, ""), &[("TOKEN_KEY", &s("secret"))]).await;
+    let ca = test_ca();
+    let (_up, gw) = start(&ca, &s("secret"), "").await;
     let c = client(&ca, true);
     let got = validate(
         &c,

@@ -14,14 +14,14 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use rand::Rng;
 use rustls::ServerConfig;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::assets;
 use super::serve::{Body, serve};
-use super::verify::{self, Channels, SignedFields};
+use super::verify::{self, Channels, SignedFields, Verifier};
 
 /// Authorization mode: POST `thirdUserData`, answered with the widget script.
 pub const CLIENT_JS_PATH: &str = "/service-cloud/webclient/chat_client/js/newThirdPartyClient.js";
@@ -47,9 +47,9 @@ const JAVASCRIPT: &str = "application/javascript;charset=UTF-8";
 const TEXT: &str = "text/plain;charset=UTF-8";
 const JSON: &str = "application/json;charset=UTF-8";
 
-/// The mock CEC's state: the channel secrets it verifies with and the tokens it issued.
+/// The mock CEC's state: the verifier (with the channel secrets) and the tokens it issued.
 pub struct MockCec {
-    channels: Channels,
+    verifier: Verifier,
     tokens: Mutex<VecDeque<String>>,
 }
 
@@ -57,9 +57,14 @@ impl MockCec {
     /// A mock that knows `channels` (config_id → secret).
     pub fn new(channels: Channels) -> Self {
         Self {
-            channels,
+            verifier: Verifier::new(channels),
             tokens: Mutex::new(VecDeque::new()),
         }
+    }
+
+    /// The verifier this mock checks `thirdPartAuthorization` with.
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
     }
 
     /// Serves this mock over TLS on `listener` until `stop` flips.
@@ -111,14 +116,17 @@ impl MockCec {
 
     /// `newThirdPartyClient.js`: verify, then answer the widget and a fresh session cookie.
     fn client_js(&self, path: &str, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Response<Body> {
-        let Ok(Value::Object(data)) = serde_json::from_slice::<Value>(body) else {
-            return respond(
-                StatusCode::BAD_REQUEST,
-                TEXT,
-                "bad request: the body is not a JSON object",
-            );
+        let data = match serde_json::from_slice::<Value>(body) {
+            Ok(data) if data.is_object() => data,
+            _ => {
+                return respond(
+                    StatusCode::BAD_REQUEST,
+                    TEXT,
+                    "bad request: the body is not a JSON object",
+                );
+            }
         };
-        if data.contains_key("secretKey") {
+        if data.get("secretKey").is_some() {
             tracing::info!("mock CEC: refused a body that carries secretKey");
             return respond(
                 StatusCode::BAD_REQUEST,
@@ -126,35 +134,17 @@ impl MockCec {
                 "bad request: secretKey must not be sent from the browser",
             );
         }
-        let field = |name: &str| data.get(name).and_then(Value::as_str);
-        let (Some(name), Some(id), Some(tenant), Some(channel)) = (
-            field("thirdUserName"),
-            field("thirdUserId"),
-            field("tenantSpaceId"),
-            field("channelConfigId"),
-        ) else {
+        let Ok(fields) = SignedFields::from_json(&data) else {
             return respond(
                 StatusCode::BAD_REQUEST,
                 TEXT,
                 "bad request: thirdUserName, thirdUserId, tenantSpaceId and channelConfigId must be strings",
             );
         };
-        let fields = SignedFields {
-            third_user_name: name,
-            third_user_id: id,
-            tenant_space_id: tenant,
-            channel_config_id: channel,
-        };
-        let verdict = match authorization(&data) {
-            Some(auth) => verify::verify(
-                auth,
-                &fields,
-                path,
-                &self.channels,
-                OffsetDateTime::now_utc(),
-            ),
-            None => Err(verify::VerifyError::Malformed),
-        };
+        let verdict = verify::authorization_field(&data).and_then(|auth| {
+            self.verifier
+                .verify("POST", path, &fields, auth, OffsetDateTime::now_utc())
+        });
         if let Err(error) = verdict {
             tracing::info!(%error, "mock CEC: thirdPartAuthorization refused");
             return respond(StatusCode::UNAUTHORIZED, TEXT, UNAUTHORIZED_BODY);
@@ -175,7 +165,7 @@ impl MockCec {
                 "mock CEC: bad cookie",
             );
         };
-        let script = assets::fill(assets::WIDGET_JS, &[("THIRD_USER_NAME", name)]);
+        let script = widget_js(fields.third_user_name);
         let mut response = respond(StatusCode::OK, JAVASCRIPT, script);
         response.headers_mut().insert(SET_COOKIE, cookie);
         response
@@ -215,7 +205,8 @@ impl MockCec {
         token
     }
 
-    fn knows_token(&self, token: &str) -> bool {
+    /// Whether `token` is one this mock issued (and still remembers).
+    pub fn knows_token(&self, token: &str) -> bool {
         let tokens = self
             .tokens
             .lock()
@@ -224,8 +215,9 @@ impl MockCec {
     }
 }
 
-fn authorization(data: &Map<String, Value>) -> Option<&str> {
-    data.get("thirdPartAuthorization").and_then(Value::as_str)
+/// The widget script the mock answers a verified request of `third_user_name` with.
+pub fn widget_js(third_user_name: &str) -> String {
+    assets::fill(assets::WIDGET_JS, &[("THIRD_USER_NAME", third_user_name)])
 }
 
 /// Reads a body up to `limit` bytes: 413 past it, 400 when it breaks off.

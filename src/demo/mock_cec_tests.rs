@@ -11,9 +11,10 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::*;
-use crate::demo::pki::DemoCa;
+use crate::demo::pki::{DemoCa, LOCAL_NAMES};
 use crate::demo::serve::Body;
 use crate::secret::SecretKey;
+use crate::tls::ALPN_H2_HTTP11;
 
 const CHANNEL: &str = "817854979183314945";
 const SECRET: &str = "abcDEF123456";
@@ -37,11 +38,13 @@ fn signed_body(name: &str, secret: &str, at: OffsetDateTime) -> String {
         tenant_space_id: "202007159031",
         channel_config_id: CHANNEL,
     };
-    let prefix = format!(
-        "auth-v2/{CHANNEL}/{}/content-length;content-type",
-        stamp(at)
+    let auth = verify::authorization(
+        secret.as_bytes(),
+        &stamp(at),
+        "POST",
+        CLIENT_JS_PATH,
+        &fields,
     );
-    let signature = verify::expected_signature(secret.as_bytes(), &prefix, &fields, CLIENT_JS_PATH);
     serde_json::json!({
         "thirdUserName": name,
         "thirdUserId": "demo-user-0001",
@@ -49,7 +52,7 @@ fn signed_body(name: &str, secret: &str, at: OffsetDateTime) -> String {
         "channelConfigId": CHANNEL,
         "locale": "en",
         "timestamp": 1_724_056_200_000_u64,
-        "thirdPartAuthorization": format!("{prefix}/{signature}"),
+        "thirdPartAuthorization": auth,
     })
     .to_string()
 }
@@ -154,6 +157,10 @@ async fn answers_the_widget_and_a_cookie_for_the_addressed_host() {
         .expect("cookie starts with the token");
     assert_eq!(token.len(), 32);
     assert!(
+        m.knows_token(token),
+        "the cookie carries a token the mock issued"
+    );
+    assert!(
         cookie.ends_with("; Domain=127.0.0.1; Path=/; Secure; HttpOnly; SameSite=None"),
         "{cookie}"
     );
@@ -164,6 +171,7 @@ async fn answers_the_widget_and_a_cookie_for_the_addressed_host() {
         "name is escaped"
     );
     assert!(!script.contains("__CEC_"), "every placeholder is filled");
+    assert_eq!(script, widget_js("Demo </script> Guest"));
 
     // The echo needs exactly that cookie.
     let echo = |cookie: Option<String>| {
@@ -268,7 +276,7 @@ async fn serves_over_tls_trusted_by_the_demo_ca() {
 
     let ca = DemoCa::generate().expect("CA");
     let tls = ca
-        .server_config(&["localhost", "127.0.0.1"])
+        .server_config(LOCAL_NAMES, ALPN_H2_HTTP11)
         .expect("server TLS");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -277,14 +285,7 @@ async fn serves_over_tls_trusted_by_the_demo_ca() {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(Arc::new(mock()).serve(listener, tls, stop_rx));
 
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(ca.cert_der().clone()).expect("CA cert is valid");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let client = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("protocols")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let client = ca.client_config(&[]).expect("client TLS");
     let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let name = ServerName::try_from("127.0.0.1").expect("IP server name");
     let stream = tokio_rustls::TlsConnector::from(Arc::new(client))

@@ -25,11 +25,12 @@ pub mod verify;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rand::Rng;
 use rand::distr::Alphanumeric;
+use rustls::ServerConfig;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinError, JoinHandle};
@@ -38,9 +39,10 @@ pub use banner::banner;
 
 use crate::config::{Config, ConfigError};
 use crate::secret::{MAX_SIGNING_SECRET_LEN, SecretKey};
+use crate::tls::ALPN_H2_HTTP11;
 use crate::{Listeners, RunError};
 use mock_cec::MockCec;
-use pki::{DemoCa, PkiError};
+use pki::{DemoCa, LOCAL_NAMES, PkiError};
 use site::Site;
 
 /// In [`DemoOptions::cors_origins`], stands for the cross-origin page's own origin
@@ -150,70 +152,25 @@ pub async fn start(
     opts: DemoOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<DemoHandle, DemoError> {
-    let state_dir = std::path::absolute(&opts.state_dir)
-        .and_then(|dir| std::fs::create_dir_all(&dir).map(|()| dir))
-        .map_err(|source| DemoError::StateDir {
-            path: opts.state_dir.clone(),
-            source,
-        })?;
-
+    let state_dir = state_dir(&opts.state_dir)?;
     // The channel secret: random per run, shared by the gateway and the mock, never shown.
-    let secret_text: String = rand::rng()
-        .sample_iter(Alphanumeric)
-        .take(MAX_SIGNING_SECRET_LEN)
-        .map(char::from)
-        .collect();
+    let secret_text = random_secret();
     let secret =
         SecretKey::signing(&secret_text).expect("43 ASCII alphanumerics are a valid secretKey");
 
     let ca = DemoCa::generate().map_err(DemoError::Pki)?;
-    let ca_path = state_dir.join(gateway_config::CA_FILE);
-    write(&ca_path, ca.cert_pem())?;
-    let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    let mock_listener = bind("mock CEC", loopback).await?;
-    let site_listener = bind("sample page", loopback).await?;
-    let page_listener = match opts.page_listen {
-        Some(addr) => Some(bind("cross-origin page", addr).await?),
-        None => None,
-    };
-    let mock_addr = local_addr("mock CEC", &mock_listener)?;
-    let site_addr = local_addr("sample page", &site_listener)?;
-    let page_origin = match &page_listener {
-        Some(listener) => Some(origin_of(local_addr("cross-origin page", listener)?)),
-        None => None,
-    };
-    let cors_origins: Vec<String> = opts
-        .cors_origins
-        .iter()
-        .map(|o| match (o.as_str(), &page_origin) {
-            (PAGE_ORIGIN, Some(page)) => page.clone(),
-            _ => o.clone(),
-        })
-        .collect();
-
-    let page_tls = match &page_origin {
-        Some(_) => Some(
-            ca.server_config(&["localhost", "127.0.0.1"])
-                .map_err(DemoError::Pki)?,
-        ),
-        None => None,
-    };
-    let mock_tls = ca
-        .server_config(&["localhost", "127.0.0.1"])
-        .map_err(DemoError::Pki)?;
-    let text = gateway_config::render(&gateway_config::Plan {
+    write(&state_dir.join(gateway_config::CA_FILE), ca.cert_pem())?;
+    let bound = Bound::bind(opts.page_listen).await?;
+    let cors_origins = resolve_origins(&opts.cors_origins, bound.page_origin.as_deref());
+    let tls = bound.tls(&ca)?;
+    let plan = gateway_config::Plan {
         listen: opts.listen,
         state_dir: &state_dir,
-        mock_cec: mock_addr,
-        site: site_addr,
+        mock_cec: bound.mock_addr,
+        site: bound.site_addr,
         cors_origins: &cors_origins,
-    });
-    let config_path = state_dir.join(gateway_config::CONFIG_FILE);
-    write(&config_path, &text)?;
-    let env = |name: &str| (name == gateway_config::SECRET_ENV).then(|| secret_text.clone());
-    let config =
-        Config::parse(&text, &config_path, &env).map_err(|e| DemoError::Config(Box::new(e)))?;
-    drop(secret_text);
+    };
+    let config = parse_config(&plan, secret_text)?;
     let listeners = Listeners::bind(&config.server)
         .await
         .map_err(DemoError::Gateway)?;
@@ -223,28 +180,14 @@ pub async fn start(
     // Everything from here on only spawns: nothing can fail half-started.
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop = Arc::new(stop_tx);
-    let forwarder = tokio::spawn({
-        let stop = Arc::clone(&stop);
-        async move {
-            shutdown.await;
-            stop.send_replace(true);
-        }
-    });
+    let forwarder = tokio::spawn(forward(shutdown, Arc::clone(&stop)));
     let mock = Arc::new(MockCec::new(HashMap::from([(
         site::CHANNEL_CONFIG_ID.to_owned(),
         secret,
     )])));
-    let mut servers = vec![
-        tokio::spawn(mock.serve(mock_listener, mock_tls, stop_rx.clone())),
-        tokio::spawn(Site::new().serve(site_listener, None, stop_rx.clone())),
-    ];
-    if let (Some(listener), Some(tls)) = (page_listener, page_tls) {
-        servers.push(tokio::spawn(Site::new().serve(
-            listener,
-            Some(tls),
-            stop_rx.clone(),
-        )));
-    }
+    let mock_cec_url = format!("https://{}", bound.mock_addr);
+    let page_origin = bound.page_origin.clone();
+    let servers = bound.spawn(mock, tls, &stop_rx);
     let mut gateway_stop = stop_rx;
     let gateway = tokio::spawn(crate::run(config, listeners, async move {
         serve::stopped(&mut gateway_stop).await;
@@ -254,7 +197,7 @@ pub async fn start(
         page_url: page_origin.map(|origin| format!("{origin}/?gateway={gateway_url}")),
         gateway_url,
         admin_url,
-        mock_cec_url: format!("https://{mock_addr}"),
+        mock_cec_url,
         cors_origins,
         state_dir,
         stop,
@@ -262,6 +205,127 @@ pub async fn start(
         gateway,
         servers,
     })
+}
+
+/// The demo's own servers, bound on loopback (the cross-origin page where asked), not yet
+/// serving.
+struct Bound {
+    mock: TcpListener,
+    mock_addr: SocketAddr,
+    site: TcpListener,
+    site_addr: SocketAddr,
+    page: Option<TcpListener>,
+    /// The cross-origin page's origin, when it is served.
+    page_origin: Option<String>,
+}
+
+/// The TLS configurations of the demo's HTTPS servers.
+struct ServerTls {
+    mock: Arc<ServerConfig>,
+    page: Option<Arc<ServerConfig>>,
+}
+
+impl Bound {
+    async fn bind(page_listen: Option<SocketAddr>) -> Result<Self, DemoError> {
+        let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        let mock = bind("mock CEC", loopback).await?;
+        let site = bind("sample page", loopback).await?;
+        let page = match page_listen {
+            Some(addr) => Some(bind("cross-origin page", addr).await?),
+            None => None,
+        };
+        let page_origin = match &page {
+            Some(listener) => Some(origin_of(local_addr("cross-origin page", listener)?)),
+            None => None,
+        };
+        Ok(Self {
+            mock_addr: local_addr("mock CEC", &mock)?,
+            site_addr: local_addr("sample page", &site)?,
+            mock,
+            site,
+            page,
+            page_origin,
+        })
+    }
+
+    /// Certificates from `ca` for the mock CEC and, if it is served, the cross-origin page.
+    fn tls(&self, ca: &DemoCa) -> Result<ServerTls, DemoError> {
+        let config = || {
+            ca.server_config(LOCAL_NAMES, ALPN_H2_HTTP11)
+                .map_err(DemoError::Pki)
+        };
+        Ok(ServerTls {
+            mock: config()?,
+            page: self.page.as_ref().map(|_| config()).transpose()?,
+        })
+    }
+
+    /// Serves the mock CEC, the sample page and the cross-origin page until `stop` flips.
+    fn spawn(
+        self,
+        mock: Arc<MockCec>,
+        tls: ServerTls,
+        stop: &watch::Receiver<bool>,
+    ) -> Vec<JoinHandle<()>> {
+        let mut servers = vec![
+            tokio::spawn(mock.serve(self.mock, tls.mock, stop.clone())),
+            tokio::spawn(Site::new().serve(self.site, None, stop.clone())),
+        ];
+        if let (Some(listener), Some(tls)) = (self.page, tls.page) {
+            servers.push(tokio::spawn(Site::new().serve(
+                listener,
+                Some(tls),
+                stop.clone(),
+            )));
+        }
+        servers
+    }
+}
+
+/// The absolute state directory, created if missing.
+fn state_dir(dir: &Path) -> Result<PathBuf, DemoError> {
+    std::path::absolute(dir)
+        .and_then(|abs| std::fs::create_dir_all(&abs).map(|()| abs))
+        .map_err(|source| DemoError::StateDir {
+            path: dir.to_path_buf(),
+            source,
+        })
+}
+
+/// A channel secret of the longest allowed length, random ASCII letters and digits.
+fn random_secret() -> String {
+    rand::rng()
+        .sample_iter(Alphanumeric)
+        .take(MAX_SIGNING_SECRET_LEN)
+        .map(char::from)
+        .collect()
+}
+
+/// The CORS origins as configured, [`PAGE_ORIGIN`] replaced by the page's own (if it has one).
+fn resolve_origins(origins: &[String], page_origin: Option<&str>) -> Vec<String> {
+    origins
+        .iter()
+        .map(|o| match (o.as_str(), page_origin) {
+            (PAGE_ORIGIN, Some(page)) => page.to_owned(),
+            _ => o.clone(),
+        })
+        .collect()
+}
+
+/// Renders the gateway configuration for `plan`, saves it (it holds no secret) and parses it,
+/// handing `secret` over as [`gateway_config::SECRET_ENV`]; the secret text is dropped after.
+fn parse_config(plan: &gateway_config::Plan<'_>, secret: String) -> Result<Config, DemoError> {
+    let text = gateway_config::render(plan);
+    let path = plan.state_dir.join(gateway_config::CONFIG_FILE);
+    write(&path, &text)?;
+    let env = |name: &str| (name == gateway_config::SECRET_ENV).then(|| secret.clone());
+    Config::parse(&text, &path, &env).map_err(|e| DemoError::Config(Box::new(e)))
+}
+
+/// Flips `stop` once `shutdown` completes.
+async fn forward(shutdown: impl Future<Output = ()>, stop: Arc<watch::Sender<bool>>) {
+    shutdown.await;
+    stop.send_replace(true);
 }
 
 /// `https://<host>:<port>` for a page bound to `addr`. A loopback or unspecified address is
@@ -291,7 +355,7 @@ fn local_addr(what: &'static str, listener: &TcpListener) -> Result<SocketAddr, 
     })
 }
 
-fn write(path: &std::path::Path, text: &str) -> Result<(), DemoError> {
+fn write(path: &Path, text: &str) -> Result<(), DemoError> {
     std::fs::write(path, text).map_err(|source| DemoError::StateDir {
         path: path.to_path_buf(),
         source,

@@ -153,21 +153,14 @@ mod tests {
     #[test]
     fn other_paths_and_methods() {
         let site = Site::new();
-        assert_eq!(
-            site.handle(&request(Method::GET, "/index.html")).status(),
-            StatusCode::OK
-        );
-        assert_eq!(
-            site.handle(&request(Method::HEAD, "/")).status(),
-            StatusCode::OK
-        );
-        assert_eq!(
-            site.handle(&request(Method::GET, "/favicon.ico")).status(),
-            StatusCode::NOT_FOUND
-        );
-        assert_eq!(
-            site.handle(&request(Method::POST, "/")).status(),
-            StatusCode::METHOD_NOT_ALLOWED
-        );
+        for (method, path, status) in [
+            (Method::GET, "/index.html", StatusCode::OK),
+            (Method::HEAD, "/", StatusCode::OK),
+            (Method::GET, "/favicon.ico", StatusCode::NOT_FOUND),
+            (Method::POST, "/", StatusCode::METHOD_NOT_ALLOWED),
+        ] {
+            let response = site.handle(&request(method.clone(), path));
+            assert_eq!(response.status(), status, "{method} {path}");
+        }
     }
 }

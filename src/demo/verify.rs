@@ -1,13 +1,25 @@
-//! The mock CEC's auth-v2 verifier: checks a `thirdPartAuthorization` the way the CEC would.
+//! The auth-v2 verifier: checks a `thirdPartAuthorization` the way the CEC would. The mock CEC
+//! ([`super::mock_cec`]) answers with it, and the integration tests check the gateway's signer
+//! against it (`tests/verifier_vector.rs` pins it to the published test vector).
 //!
-//! Written from the spec in `shared/design/cec-integration.md`, deliberately apart from the
-//! gateway's signer: its own percent-encoding, its own HMAC-SHA256 (RFC 2104 over `sha2`), its
-//! own parsing. A signer bug therefore shows up as a 401 from the mock instead of being
-//! mirrored by shared code. The published test vector anchors both sides.
+//! Written from the spec in `shared/design/cec-integration.md` and nothing else, deliberately
+//! apart from the gateway's signer (`crate::sign`): its own JSON string escaping, its own
+//! percent-encoding, its own HMAC-SHA256 (RFC 2104 over the bare `sha2` hash, where the signer
+//! uses the `hmac` crate and serde_json), its own parsing. A signer bug therefore shows up as a
+//! refusal instead of being mirrored by shared code.
+//!
+//! ```text
+//! payload          = {"thirdUserName":..,"thirdUserId":..,"tenantSpaceId":..,"channelConfigId":..}
+//! authStringPrefix = "auth-v2/" + channelConfigId + "/" + timestamp + "/" + "content-length;content-type"
+//! signingKey       = lowercase hex of HMAC-SHA256(secretKey, authStringPrefix)
+//! canonicalRequest = METHOD \n URI \n SignedHeaders \n CanonicalHeaders \n normalize(payload)
+//! signature        = lowercase hex of HMAC-SHA256(signingKey as hex text, canonicalRequest)
+//! ```
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 
@@ -19,7 +31,9 @@ pub const ALGORITHM: &str = "auth-v2";
 pub const SIGNED_HEADERS: &str = "content-length;content-type";
 /// The content type that is signed (not necessarily the one sent).
 pub const SIGNED_CONTENT_TYPE: &str = "application/json;charset=UTF-8";
-/// How far the signature's timestamp may be from the verifier's clock, either way.
+/// The body field that carries the signature.
+pub const AUTHORIZATION_FIELD: &str = "thirdPartAuthorization";
+/// How far the signature's timestamp may be from the verifier's clock, either way, by default.
 pub const MAX_SKEW: Duration = Duration::from_secs(5 * 60);
 
 /// Channel secrets by `channelConfigId`.
@@ -34,78 +48,187 @@ pub struct SignedFields<'a> {
     pub channel_config_id: &'a str,
 }
 
+impl<'a> SignedFields<'a> {
+    /// The four fields of a `thirdUserData` JSON body; each must be a string.
+    pub fn from_json(body: &'a Value) -> Result<Self, VerifyError> {
+        Ok(Self {
+            third_user_name: string_field(body, "thirdUserName")?,
+            third_user_id: string_field(body, "thirdUserId")?,
+            tenant_space_id: string_field(body, "tenantSpaceId")?,
+            channel_config_id: string_field(body, "channelConfigId")?,
+        })
+    }
+}
+
+/// The body's `thirdPartAuthorization`, which must be a string.
+pub fn authorization_field(body: &Value) -> Result<&str, VerifyError> {
+    string_field(body, AUTHORIZATION_FIELD)
+}
+
+fn string_field<'a>(body: &'a Value, name: &'static str) -> Result<&'a str, VerifyError> {
+    body.get(name)
+        .and_then(Value::as_str)
+        .ok_or(VerifyError::MissingField(name))
+}
+
+/// What is wrong with the shape of a `thirdPartAuthorization`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shape {
+    /// Not five `/`-separated parts (how many there are).
+    Segments(usize),
+    /// Another algorithm than [`ALGORITHM`].
+    Algorithm(String),
+    /// No channel between the slashes.
+    EmptyChannel,
+    /// The signature is not 64 lower-case hex digits.
+    Signature,
+}
+
 /// Why a `thirdPartAuthorization` was refused. Never carries a secret or a signature.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
-    #[error("not of the form auth-v2/<channel>/<timestamp>/<signed headers>/<signature>")]
-    Malformed,
-    #[error("signed for channel {signed:?} but the body names channel {body:?}")]
-    ChannelMismatch { signed: String, body: String },
-    #[error("no secret is known for channel {0:?}")]
-    UnknownChannel(String),
+    #[error("body field {0} is missing or not a string")]
+    MissingField(&'static str),
+    #[error("not of the form auth-v2/<channel>/<timestamp>/<signed headers>/<signature>: {0:?}")]
+    Malformed(Shape),
     #[error("signed headers are {0:?}; expected {SIGNED_HEADERS:?}")]
     SignedHeaders(String),
+    #[error("signed for channel {signed:?} but the body names channel {body:?}")]
+    ChannelMismatch { signed: String, body: String },
     #[error("timestamp {0:?} is not yyyy-MM-ddTHH:mm:ss.SSSZ")]
     Timestamp(String),
-    #[error("timestamp is {skew_secs} s away from now; at most {} s allowed", MAX_SKEW.as_secs())]
-    Stale { skew_secs: i64 },
+    #[error("timestamp {timestamp:?} is {skew_ms} ms away from now, outside the window")]
+    Stale { timestamp: String, skew_ms: i128 },
+    #[error("no secret is known for channel {0:?}")]
+    UnknownChannel(String),
     #[error("signature does not match")]
     Signature,
 }
 
-/// Checks `authorization` against the body `fields`, the request path `uri` (no query), the
-/// known `channels` and the clock `now`.
-pub fn verify(
-    authorization: &str,
-    fields: &SignedFields<'_>,
-    uri: &str,
-    channels: &Channels,
-    now: OffsetDateTime,
-) -> Result<(), VerifyError> {
-    // auth-v2/{channel}/{timestamp}/{signed headers}/{signature}; no part contains a '/'.
-    let parts: Vec<&str> = authorization.split('/').collect();
-    let [algorithm, channel, timestamp, signed_headers, signature] = parts[..] else {
-        return Err(VerifyError::Malformed);
-    };
-    if algorithm != ALGORITHM || channel.is_empty() || !is_lower_hex_sha256(signature) {
-        return Err(VerifyError::Malformed);
+/// Verifies signatures for the channels it knows, within a clock window.
+pub struct Verifier {
+    channels: Channels,
+    window: Duration,
+}
+
+impl Verifier {
+    /// A verifier for `channels` (config_id → secret) with the window [`MAX_SKEW`].
+    pub fn new(channels: Channels) -> Self {
+        Self {
+            channels,
+            window: MAX_SKEW,
+        }
     }
-    if channel != fields.channel_config_id {
-        return Err(VerifyError::ChannelMismatch {
-            signed: channel.to_owned(),
-            body: fields.channel_config_id.to_owned(),
-        });
+
+    /// The same verifier, accepting timestamps at most `window` from its clock.
+    pub fn with_window(self, window: Duration) -> Self {
+        Self { window, ..self }
     }
-    if signed_headers != SIGNED_HEADERS {
-        return Err(VerifyError::SignedHeaders(signed_headers.to_owned()));
+
+    /// Checks the `thirdPartAuthorization` of `body` (a JSON object as the CEC received it) for
+    /// a request `method uri` (the path, no query) at the time `now`.
+    pub fn verify_body(
+        &self,
+        method: &str,
+        uri: &str,
+        body: &Value,
+        now: OffsetDateTime,
+    ) -> Result<(), VerifyError> {
+        let fields = SignedFields::from_json(body)?;
+        self.verify(method, uri, &fields, authorization_field(body)?, now)
     }
-    let at =
-        parse_timestamp(timestamp).ok_or_else(|| VerifyError::Timestamp(timestamp.to_owned()))?;
-    let skew = (now - at).whole_seconds();
-    if skew.unsigned_abs() > MAX_SKEW.as_secs() {
-        return Err(VerifyError::Stale { skew_secs: skew });
-    }
-    let secret = channels
-        .get(channel)
-        .ok_or_else(|| VerifyError::UnknownChannel(channel.to_owned()))?;
-    let prefix = format!("{ALGORITHM}/{channel}/{timestamp}/{signed_headers}");
-    let expected = expected_signature(secret.expose(), &prefix, fields, uri);
-    if constant_time_eq(expected.as_bytes(), signature.as_bytes()) {
-        Ok(())
-    } else {
-        Err(VerifyError::Signature)
+
+    /// Checks `authorization` against the body `fields` of a request `method uri` (the path,
+    /// no query) at the time `now`.
+    pub fn verify(
+        &self,
+        method: &str,
+        uri: &str,
+        fields: &SignedFields<'_>,
+        authorization: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), VerifyError> {
+        // auth-v2/{channel}/{timestamp}/{signed headers}/{signature}; no part contains a '/'.
+        let parts: Vec<&str> = authorization.split('/').collect();
+        let [algorithm, channel, timestamp, signed_headers, signature] = parts[..] else {
+            return Err(VerifyError::Malformed(Shape::Segments(parts.len())));
+        };
+        if algorithm != ALGORITHM {
+            return Err(VerifyError::Malformed(Shape::Algorithm(
+                algorithm.to_owned(),
+            )));
+        }
+        if channel.is_empty() {
+            return Err(VerifyError::Malformed(Shape::EmptyChannel));
+        }
+        if !is_lower_hex_sha256(signature) {
+            return Err(VerifyError::Malformed(Shape::Signature));
+        }
+        if signed_headers != SIGNED_HEADERS {
+            return Err(VerifyError::SignedHeaders(signed_headers.to_owned()));
+        }
+        if channel != fields.channel_config_id {
+            return Err(VerifyError::ChannelMismatch {
+                signed: channel.to_owned(),
+                body: fields.channel_config_id.to_owned(),
+            });
+        }
+        let at = parse_timestamp(timestamp)
+            .ok_or_else(|| VerifyError::Timestamp(timestamp.to_owned()))?;
+        let skew = now - at;
+        if skew.unsigned_abs() > self.window {
+            return Err(VerifyError::Stale {
+                timestamp: timestamp.to_owned(),
+                skew_ms: skew.whole_milliseconds(),
+            });
+        }
+        let secret = self
+            .channels
+            .get(channel)
+            .ok_or_else(|| VerifyError::UnknownChannel(channel.to_owned()))?;
+        let prefix = auth_string_prefix(channel, timestamp);
+        let expected = expected_signature(secret.expose(), &prefix, method, uri, fields);
+        if constant_time_eq(expected.as_bytes(), signature.as_bytes()) {
+            Ok(())
+        } else {
+            Err(VerifyError::Signature)
+        }
     }
 }
 
+/// The `thirdPartAuthorization` a correct signer gives `fields` with `secret` at `timestamp`
+/// (`yyyy-MM-ddTHH:mm:ss.SSSZ`), for a request `method uri`.
+pub fn authorization(
+    secret: &[u8],
+    timestamp: &str,
+    method: &str,
+    uri: &str,
+    fields: &SignedFields<'_>,
+) -> String {
+    let prefix = auth_string_prefix(fields.channel_config_id, timestamp);
+    let signature = expected_signature(secret, &prefix, method, uri, fields);
+    format!("{prefix}/{signature}")
+}
+
+fn auth_string_prefix(channel: &str, timestamp: &str) -> String {
+    format!("{ALGORITHM}/{channel}/{timestamp}/{SIGNED_HEADERS}")
+}
+
 /// The signature (lower-case hex) that `secret` gives `fields` under `auth_string_prefix`.
-pub fn expected_signature(
+fn expected_signature(
     secret: &[u8],
     auth_string_prefix: &str,
-    fields: &SignedFields<'_>,
+    method: &str,
     uri: &str,
+    fields: &SignedFields<'_>,
 ) -> String {
+    let signing_key = lower_hex(&hmac_sha256(secret, auth_string_prefix.as_bytes()));
+    let canonical = canonical_request(method, uri, fields);
+    lower_hex(&hmac_sha256(signing_key.as_bytes(), canonical.as_bytes()))
+}
+
+fn canonical_request(method: &str, uri: &str, fields: &SignedFields<'_>) -> String {
     let payload = payload(fields);
-    let signing_key = hex::encode(hmac_sha256(secret, auth_string_prefix.as_bytes()));
     let mut headers = [
         format!(
             "{}:{}",
@@ -115,31 +238,48 @@ pub fn expected_signature(
         format!(
             "{}:{}",
             normalize("content-type"),
-            normalize(SIGNED_CONTENT_TYPE)
+            normalize(SIGNED_CONTENT_TYPE.trim())
         ),
     ];
     headers.sort();
-    let canonical_request = format!(
-        "POST\n{uri}\n{SIGNED_HEADERS}\n{}\n{}",
+    format!(
+        "{method}\n{uri}\n{SIGNED_HEADERS}\n{}\n{}",
         headers.join("\n"),
         normalize(&payload)
-    );
-    hex::encode(hmac_sha256(
-        signing_key.as_bytes(),
-        canonical_request.as_bytes(),
-    ))
+    )
 }
 
 /// The compact JSON of the four signed fields, in the spec's order.
 pub fn payload(f: &SignedFields<'_>) -> String {
-    let s = |v: &str| serde_json::Value::from(v).to_string();
     format!(
         r#"{{"thirdUserName":{},"thirdUserId":{},"tenantSpaceId":{},"channelConfigId":{}}}"#,
-        s(f.third_user_name),
-        s(f.third_user_id),
-        s(f.tenant_space_id),
-        s(f.channel_config_id)
+        json_string(f.third_user_name),
+        json_string(f.third_user_id),
+        json_string(f.tenant_space_id),
+        json_string(f.channel_config_id)
     )
+}
+
+/// RFC 8259 string literal: `"` `\` and control characters escaped (short forms where JSON has
+/// them, else `\u00xx`), everything else, `/` and non-ASCII included, as is.
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Percent-encodes every UTF-8 byte except `A-Z a-z 0-9 - . _ ~`, as `%XX` with upper-case hex.
@@ -159,7 +299,7 @@ pub fn normalize(s: &str) -> String {
 }
 
 /// HMAC-SHA256 (RFC 2104) over the bare hash, independent of the `hmac` crate the signer uses.
-pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     const BLOCK: usize = 64;
     let mut block = [0u8; BLOCK];
     if key.len() > BLOCK {
@@ -176,7 +316,17 @@ pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     outer.finalize().into()
 }
 
-/// `yyyy-MM-ddTHH:mm:ss.SSSZ`, exactly, as UTC.
+fn lower_hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
+/// `yyyy-MM-ddTHH:mm:ss.SSSZ`, exactly (24 ASCII bytes, real calendar date), as UTC.
 pub fn parse_timestamp(s: &str) -> Option<OffsetDateTime> {
     let b = s.as_bytes();
     let shape_ok = b.len() == 24
@@ -211,9 +361,7 @@ pub fn parse_timestamp(s: &str) -> Option<OffsetDateTime> {
 }
 
 fn is_lower_hex_sha256(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

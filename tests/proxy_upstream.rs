@@ -1,0 +1,135 @@
+//! Upstream failures and streaming through the real server: a closed port is a 502, an
+//! untrusted certificate a 502, a slow upstream a 504, each with a JSON body; response and
+//! request bodies stream both ways.
+
+mod support;
+
+use std::time::Duration;
+
+use http::{Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use support::*;
+
+#[tokio::test]
+async fn upstream_down_is_a_502_with_a_json_body_and_a_metric() {
+    let ca = test_ca();
+    let closed = closed_port().await;
+    let gw = Gateway::start(
+        &ca,
+        &base_config(&format!("https://localhost:{}", closed.port())),
+    )
+    .await;
+    let c = client(&ca, false);
+    let got = get(&c, &gw.url("/service-cloud/x")).await;
+    assert_eq!(got.status, StatusCode::BAD_GATEWAY);
+    let j = got.json();
+    assert_eq!(j["error"], "could not connect to the upstream");
+    assert_eq!(
+        j["request_id"],
+        got.headers["x-request-id"].to_str().unwrap()
+    );
+    let (_, metrics) = admin_get(&gw, "/metrics").await;
+    assert!(
+        metrics.contains(r#"cec_gateway_upstream_errors_total{upstream="cec",kind="connect"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"cec_gateway_requests_total{route="/service-cloud/",status="5xx"} 1"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn upstream_with_an_untrusted_certificate_is_a_502() {
+    let ca = test_ca();
+    let other_ca = test_ca();
+    let up = MockUpstream::ok(&other_ca).await;
+    let gw = Gateway::start(&ca, &base_config(&up.url())).await;
+    let got = get(&client(&ca, false), &gw.url("/service-cloud/x")).await;
+    assert_eq!(got.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(got.json()["error"], "TLS with the upstream failed");
+    assert!(up.requests().is_empty());
+}
+
+#[tokio::test]
+async fn slow_upstream_is_a_504() {
+    let ca = test_ca();
+    let up = MockUpstream::start(&ca, |_| async {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        Response::new(body("late"))
+    })
+    .await;
+    let cfg =
+        base_config(&up.url()).replace("response_timeout = \"2s\"", "response_timeout = \"300ms\"");
+    let gw = Gateway::start(&ca, &cfg).await;
+    let got = get(&client(&ca, false), &gw.url("/service-cloud/slow")).await;
+    assert_eq!(got.status, StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(got.json()["error"], "the upstream did not answer in time");
+}
+
+#[tokio::test]
+async fn a_slow_chunked_response_arrives_chunk_by_chunk() {
+    let ca = test_ca();
+    let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
+    let release = std::sync::Arc::new(std::sync::Mutex::new(Some(release_rx)));
+    let up = MockUpstream::start(&ca, move |_| {
+        let release = release.lock().unwrap().take();
+        async move {
+            let (tx, streamed) = streamed_body(4);
+            tokio::spawn(async move {
+                assert!(tx.send("first chunk;").await);
+                if let Some(r) = release {
+                    let _ = r.await;
+                }
+                assert!(tx.send("second chunk").await);
+            });
+            Response::new(streamed)
+        }
+    })
+    .await;
+    let gw = Gateway::start(&ca, &base_config(&up.url())).await;
+    let c = client(&ca, false);
+    let resp = c
+        .request(
+            Request::get(gw.url("/service-cloud/stream"))
+                .body(body(""))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut b = resp.into_body();
+    // The first chunk reaches the client while the upstream is still holding the second.
+    let first = tokio::time::timeout(Duration::from_secs(5), b.frame())
+        .await
+        .expect("first chunk before the upstream finished")
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.into_data().unwrap(), "first chunk;");
+    release_tx.send(()).unwrap();
+    let rest = b.collect().await.unwrap().to_bytes();
+    assert_eq!(rest, "second chunk");
+}
+
+#[tokio::test]
+async fn request_bodies_stream_to_the_upstream() {
+    let ca = test_ca();
+    let up = MockUpstream::start(&ca, |r| async move {
+        Response::new(body(format!("got {} bytes", r.body.len())))
+    })
+    .await;
+    let gw = Gateway::start(&ca, &base_config(&up.url())).await;
+    // 1 MiB in 64 KiB chunks without a Content-Length: forwarded as a stream.
+    let (tx, streamed) = streamed_body(2);
+    tokio::spawn(async move {
+        for _ in 0..16 {
+            assert!(tx.send(vec![b'x'; 64 * 1024]).await);
+        }
+    });
+    let req = Request::post(gw.url("/service-cloud/upload"))
+        .body(streamed)
+        .unwrap();
+    let got = send(&client(&ca, false), req).await;
+    assert_eq!(got.text(), "got 1048576 bytes");
+    assert_eq!(up.last().headers["transfer-encoding"], "chunked");
+}

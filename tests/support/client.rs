@@ -1,0 +1,123 @@
+//! HTTPS clients that trust the test CA, and responses collected whole.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, StatusCode, Version};
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+
+use super::{DemoCa, TestBody, body};
+
+pub type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, TestBody>;
+
+/// An HTTPS client trusting `ca`; HTTP/2 only when `h2`, else HTTP/1.1 only.
+pub fn client(ca: &DemoCa, h2: bool) -> HttpsClient {
+    client_with(ca.client_config(&[]).unwrap(), h2)
+}
+
+/// An HTTPS client with the TLS configuration `tls`; HTTP/2 only when `h2`, else HTTP/1.1.
+pub fn client_with(tls: rustls::ClientConfig, h2: bool) -> HttpsClient {
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_only();
+    let connector = if h2 {
+        builder.enable_http2().build()
+    } else {
+        builder.enable_http1().build()
+    };
+    let mut b = Client::builder(TokioExecutor::new());
+    if h2 {
+        b.http2_only(true);
+    }
+    b.build(connector)
+}
+
+/// A TLS client configuration that trusts only the certificate in `pem`, a self-signed one
+/// that the gateway writes when it starts running: waits for the file (up to 2 s).
+pub async fn trusting_written_cert(pem: &Path) -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    for _ in 0..100 {
+        if let Ok(cert) = CertificateDer::from_pem_file(pem) {
+            roots.add(cert).unwrap();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!roots.is_empty(), "certificate written: {}", pem.display());
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth()
+}
+
+/// A raw TLS connector (ALPN http/1.1) trusting `ca`.
+pub fn tls_connector(ca: &DemoCa) -> tokio_rustls::TlsConnector {
+    let config = ca.client_config(&[b"http/1.1"]).unwrap();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+/// A collected response.
+#[derive(Debug)]
+pub struct Got {
+    pub status: StatusCode,
+    pub version: Version,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Got {
+    pub fn text(&self) -> &str {
+        std::str::from_utf8(&self.body).unwrap()
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text()))
+    }
+}
+
+pub async fn send(client: &HttpsClient, req: Request<TestBody>) -> Got {
+    let resp = tokio::time::timeout(Duration::from_secs(10), client.request(req))
+        .await
+        .expect("response in time")
+        .expect("request sent");
+    let (parts, b) = resp.into_parts();
+    let body = b.collect().await.unwrap().to_bytes();
+    Got {
+        status: parts.status,
+        version: parts.version,
+        headers: parts.headers,
+        body,
+    }
+}
+
+pub async fn get(client: &HttpsClient, url: &str) -> Got {
+    get_with(client, url, &[]).await
+}
+
+/// GET `url` with the request headers `headers` (name, value).
+pub async fn get_with(client: &HttpsClient, url: &str, headers: &[(&str, &str)]) -> Got {
+    let mut req = Request::get(url);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    send(client, req.body(body("")).unwrap()).await
+}
+
+pub async fn post(client: &HttpsClient, url: &str, b: impl Into<Bytes>) -> Got {
+    send(
+        client,
+        Request::post(url)
+            .header("content-type", "application/json")
+            .body(body(b))
+            .unwrap(),
+    )
+    .await
+}

@@ -1,0 +1,144 @@
+//! The real gateway, started in this process on 127.0.0.1:0 from a TOML text, and requests
+//! to its admin listener.
+
+use std::net::SocketAddr;
+
+use cec_gateway::config::Config;
+use http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::oneshot;
+
+use super::{DemoCa, LOCAL_NAMES, TempDir, TestBody, body, write};
+
+/// A gateway running in this process.
+pub struct Gateway {
+    pub https: SocketAddr,
+    pub http: Option<SocketAddr>,
+    pub admin: Option<SocketAddr>,
+    pub dir: TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    pub task: Option<tokio::task::JoinHandle<Result<(), cec_gateway::RunError>>>,
+}
+
+impl Gateway {
+    /// Starts the gateway from `toml`. In the text, `@DIR@` is a fresh directory (holding a
+    /// certificate issued by `ca` as `gw.crt`/`gw.key`, and the CA as `ca.pem`).
+    pub async fn start(ca: &DemoCa, toml: &str) -> Self {
+        Self::start_with_env(ca, toml, &[]).await
+    }
+
+    pub async fn start_with_env(ca: &DemoCa, toml: &str, env: &[(&str, &str)]) -> Self {
+        let dir = TempDir::new("gw");
+        write_tls_files(ca, &dir);
+        let text = toml.replace("@DIR@", dir.0.to_str().unwrap());
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lookup = move |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let config = Config::parse(&text, &dir.0.join("gateway.toml"), &lookup)
+            .unwrap_or_else(|e| panic!("test config: {e}"));
+        let listeners = cec_gateway::Listeners::bind(&config.server).await.unwrap();
+        let (https, http, admin) = (
+            listeners.https_addr(),
+            listeners.http_addr(),
+            listeners.admin_addr(),
+        );
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(cec_gateway::run(config, listeners, async move {
+            let _ = rx.await;
+        }));
+        Self {
+            https,
+            http,
+            admin,
+            dir,
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("https://localhost:{}{}", self.https.port(), path)
+    }
+
+    /// Sends the shutdown signal; returns the run() task to await.
+    pub fn shutdown(&mut self) -> tokio::task::JoinHandle<Result<(), cec_gateway::RunError>> {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.take().unwrap()
+    }
+}
+
+/// Writes into `dir` what [`base_config`] points at: a certificate issued by `ca` for
+/// [`LOCAL_NAMES`] as `gw.crt`/`gw.key`, and the CA as `ca.pem`.
+pub fn write_tls_files(ca: &DemoCa, dir: &TempDir) {
+    let cert = ca.issue(LOCAL_NAMES).unwrap();
+    write(&dir.0, "gw.crt", cert.chain_pem());
+    write(&dir.0, "gw.key", cert.key_pem());
+    write(&dir.0, "ca.pem", ca.cert_pem());
+}
+
+/// The common part of a test configuration: listeners, TLS from the test CA, `[upstreams.cec]`
+/// pointing at `upstream`, and a `/service-cloud/` route. Append more tables as needed.
+pub fn base_config(upstream: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+admin_listen = "127.0.0.1:0"
+hostnames = ["localhost", "127.0.0.1"]
+shutdown_grace = "5s"
+header_read_timeout = "2s"
+
+[tls]
+cert = "@DIR@/gw.crt"
+key = "@DIR@/gw.key"
+
+[upstreams.cec]
+url = "{upstream}"
+ca = "@DIR@/ca.pem"
+connect_timeout = "1s"
+response_timeout = "2s"
+
+[[routes]]
+prefix = "/service-cloud/"
+upstream = "cec"
+"#
+    )
+}
+
+/// GET on the admin listener (plain HTTP/1.1): (status, body).
+pub async fn admin_get(gw: &Gateway, path: &str) -> (StatusCode, String) {
+    admin_request(gw, Method::GET, path, "").await
+}
+
+pub async fn admin_request(
+    gw: &Gateway,
+    method: Method,
+    path: &str,
+    b: &str,
+) -> (StatusCode, String) {
+    let c: Client<HttpConnector, TestBody> = Client::builder(TokioExecutor::new()).build_http();
+    let url = format!("http://{}{}", gw.admin.expect("admin listener"), path);
+    let req = Request::builder()
+        .method(method)
+        .uri(url)
+        .header("content-type", "application/json")
+        .body(body(b.to_owned()))
+        .unwrap();
+    let resp = c.request(req).await.unwrap();
+    let status = resp.status();
+    let text = String::from_utf8(
+        resp.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    (status, text)
+}
