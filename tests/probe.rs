@@ -73,10 +73,10 @@ fn has_not_after_date(line: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_good_tls_upstream_passes_with_version_subject_and_not_after() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let dir = TempDir::new("probe-good");
-    write(&dir.0, "ca.pem", &ca.pem);
+    write(&dir.0, "ca.pem", ca.cert_pem());
     let run = check_probe(&dir.0, &upstream("cec", &up.url(), "ca = \"ca.pem\"")).await;
     assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
     let line = run.line("cec");
@@ -86,7 +86,7 @@ async fn a_good_tls_upstream_passes_with_version_subject_and_not_after() {
         up.addr
     );
     assert!(line.starts_with(&want), "{line}\nshould start with\n{want}");
-    assert!(line.contains("  issuer CN=cec-gateway test CA  "), "{line}");
+    assert!(line.contains("  issuer CN=cec-gateway demo CA (per run, untrusted)  "), "{line}");
     assert!(has_not_after_date(line), "{line}");
     assert!(
         line.contains("  handshake ") && line.ends_with("ms"),
@@ -101,12 +101,12 @@ async fn a_good_tls_upstream_passes_with_version_subject_and_not_after() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unknown_issuer_and_a_closed_port_fail_with_exit_1() {
-    let ca = TestCa::new();
+    let ca = test_ca();
     let good = MockUpstream::ok(&ca).await;
     let untrusted = MockUpstream::ok(&ca).await;
     let closed = closed_port().await;
     let dir = TempDir::new("probe-fail");
-    write(&dir.0, "ca.pem", &ca.pem);
+    write(&dir.0, "ca.pem", ca.cert_pem());
     let closed_url = format!("https://127.0.0.1:{}", closed.port());
     let tables = upstream("good", &good.url(), "ca = \"ca.pem\"")
         + &upstream("untrusted", &untrusted.url(), "")
@@ -122,7 +122,7 @@ async fn unknown_issuer_and_a_closed_port_fail_with_exit_1() {
         untrusted.addr
     );
     assert!(line.starts_with(&want), "{line}\nshould start with\n{want}");
-    assert!(line.contains("  issuer CN=cec-gateway test CA  "), "{line}");
+    assert!(line.contains("  issuer CN=cec-gateway demo CA (per run, untrusted)  "), "{line}");
     assert_eq!(
         run.line("closed"),
         format!(

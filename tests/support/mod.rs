@@ -18,6 +18,7 @@ pub mod upstream;
 #[allow(unused_imports)]
 pub use cec::*;
 pub use cec_gateway::demo::pki::{DemoCa, LOCAL_NAMES};
+#[allow(unused_imports)]
 pub use client::*;
 #[allow(unused_imports)]
 pub use gateway::*;
