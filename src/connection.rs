@@ -10,39 +10,33 @@
 //!       each request: role → the worker's current Gateway (pipeline), the redirect, or admin
 //!   → slot and gauge released when the connection ends
 //! ```
-//! [`handshake`] and [`serve_http`] are the two I/O steps, also used by the demo's servers.
+//! The I/O steps themselves (TLS handshake, hyper) are [`crate::transport`]'s.
 
-use std::convert::Infallible;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::time::Instant;
-
-use bytes::Bytes;
 use http::{Request, Response};
-use http_body::Body;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::Watcher;
 use prometheus_client::metrics::gauge::Gauge;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
+use tokio::time::Instant;
 
 use crate::body::ProxyBody;
-use crate::gateway::Gateway;
-use crate::pipeline::ConnInfo;
+use crate::config::Config;
 use crate::swap::StateHandle;
+use crate::transport::{handshake, serve_http};
 
-/// The HTTP/1.1 + HTTP/2 server settings of one listener.
-pub(crate) type HttpBuilder = auto::Builder<TokioExecutor>;
+/// What the listener knows about the connection a request came on.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnInfo {
+    /// The client: the TCP peer, or the source a trusted PROXY protocol header named.
+    pub peer: SocketAddr,
+    /// `https` or `http`.
+    pub scheme: &'static str,
+}
 
 /// What a listener does with the requests it accepts.
 #[derive(Debug, Clone, Copy)]
@@ -59,20 +53,6 @@ pub(crate) enum Role {
 pub(crate) struct Listener {
     pub(crate) role: Role,
     pub(crate) open: Gauge,
-}
-
-/// An HTTP server builder with the header-read deadline and the HTTP/2 stream cap.
-pub(crate) fn http_builder(header_read_timeout: Duration, max_streams: u32) -> HttpBuilder {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(max_streams);
-    builder
 }
 
 /// Serves one accepted connection to its end. `permit` is its slot of the listener's budget.
@@ -94,7 +74,7 @@ pub(crate) async fn serve_connection(
     let deadline = Instant::now() + gw.config().server.tls_handshake_timeout;
     let tls = matches!(role, Role::Public { tls: true }).then(|| gw.generation.tls.clone());
     let http = Arc::clone(&gw.http);
-    let Some(client) = proxied_client(&mut tcp, peer, role, &gw, deadline).await else {
+    let Some(client) = proxied_client(&mut tcp, peer, role, gw.config(), deadline).await else {
         return;
     };
     drop(gw);
@@ -126,10 +106,9 @@ async fn proxied_client(
     tcp: &mut TcpStream,
     peer: SocketAddr,
     role: Role,
-    gw: &Gateway,
+    config: &Config,
     deadline: Instant,
 ) -> Option<SocketAddr> {
-    let config = gw.config();
     if !config.server.proxy_protocol || matches!(role, Role::Admin) {
         return Some(peer);
     }
@@ -145,50 +124,6 @@ async fn proxied_client(
             None
         }
     }
-}
-
-/// The TLS handshake under `deadline`; `None` (logged) when it fails or times out.
-pub(crate) async fn handshake(
-    acceptor: &TlsAcceptor,
-    tcp: TcpStream,
-    peer: SocketAddr,
-    deadline: Duration,
-) -> Option<TlsStream<TcpStream>> {
-    match tokio::time::timeout(deadline, acceptor.accept(tcp)).await {
-        Ok(Ok(stream)) => Some(stream),
-        Ok(Err(e)) => {
-            tracing::debug!(%peer, error = %e, "TLS handshake failed");
-            None
-        }
-        Err(_) => {
-            tracing::debug!(%peer, "TLS handshake timed out");
-            None
-        }
-    }
-}
-
-/// Serves HTTP/1.1 (with upgrades) or HTTP/2 on `io` under the drain `watcher`.
-pub(crate) async fn serve_http<I, F, Fut, B>(
-    builder: &HttpBuilder,
-    io: I,
-    handler: F,
-    watcher: Watcher,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
-where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Response<B>> + Send + 'static,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let service = service_fn(move |req| {
-        let answer = handler(req);
-        async move { Ok::<_, Infallible>(answer.await) }
-    });
-    let conn = builder
-        .serve_connection_with_upgrades(TokioIo::new(io), service)
-        .into_owned();
-    watcher.watch(conn).await
 }
 
 /// One request, by the listener's role, on the worker's current state.

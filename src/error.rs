@@ -66,6 +66,15 @@ impl ProxyError {
         }
     }
 
+    /// A body the signer could not read: too large is the signing refusal (413, counted as
+    /// such), the rest the client's body error.
+    pub fn signing_body(e: BodyError) -> Self {
+        match e {
+            BodyError::TooLarge => ProxyError::Signing(Refusal::TooLarge),
+            e => ProxyError::ClientBody(e),
+        }
+    }
+
     /// Classifies a failure of the pooled client by walking its sources.
     pub fn from_client(e: hyper_util::client::legacy::Error) -> Self {
         let mut timed_out = false;

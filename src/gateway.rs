@@ -19,11 +19,11 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, DEFAULT_H2_MAX_CONCURRENT_STREAMS};
-use crate::connection::{HttpBuilder, http_builder};
 use crate::metrics::{Metrics, RouteMetrics};
 use crate::route::RouteTable;
 use crate::tls::{self, PairOrigin, TlsError};
 use crate::token::TokenService;
+use crate::transport::{HttpBuilder, http_builder};
 use crate::upstream::{self, Upstream, UpstreamError};
 
 /// Why a configuration could not be made into a [`Generation`].

@@ -67,40 +67,46 @@
 //!   mode's service, carried over on reload like `token::TokenService::carry_over`.
 //! - **an admin endpoint**: `admin::handle`.
 
+#![warn(unreachable_pub)]
+
 mod accept;
 mod access;
 mod admin;
-pub mod body;
+mod body;
 pub mod check;
 pub mod config;
 mod connection;
-pub mod cors;
+mod cors;
 pub mod demo;
-pub mod error;
-pub mod gateway;
-pub mod headers;
+mod error;
+mod gateway;
+mod headers;
 mod listeners;
 mod local;
 pub mod logging;
-pub mod metrics;
-pub mod pipeline;
+mod metrics;
+mod pipeline;
 pub mod probe;
 mod proxy_protocol;
 mod redirect;
 mod reload;
-pub mod rewrite;
-pub mod route;
+mod rewrite;
+mod route;
 pub mod secret;
 mod server;
 pub mod sign;
 mod swap;
-pub mod tls;
+mod tls;
 pub mod token;
+mod transport;
 mod upgrade;
-pub mod upstream;
+mod upstream;
 pub mod watch;
 mod worker;
 
-pub use listeners::Listeners;
+pub use gateway::StateError;
+pub use listeners::{BindError, Listeners};
 pub use reload::{ReloadError, Reloader};
 pub use server::{RunError, Server, run};
+pub use tls::TlsError;
+pub use upstream::UpstreamError;

@@ -7,7 +7,15 @@ use std::net::SocketAddr;
 use tokio::net::TcpSocket;
 
 use crate::config::{DEFAULT_LISTEN_BACKLOG, ServerConfig};
-use crate::server::RunError;
+
+/// A socket that could not be bound.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr}: {source}")]
+pub struct BindError {
+    pub addr: SocketAddr,
+    #[source]
+    pub source: std::io::Error,
+}
 
 /// The gateway's sockets, bound before `run` so that callers (tests, `demo`) know the
 /// addresses, and so that a bind failure is reported before anything else starts.
@@ -20,9 +28,9 @@ pub struct Listeners {
 
 impl Listeners {
     /// Binds `server.listen` once per worker, and `http_listen` / `admin_listen` when set.
-    pub async fn bind(server: &ServerConfig) -> Result<Self, RunError> {
+    pub async fn bind(server: &ServerConfig) -> Result<Self, BindError> {
         let first = bind_one(server.listen, true)?;
-        let addr = first.local_addr().map_err(|source| RunError::Bind {
+        let addr = first.local_addr().map_err(|source| BindError {
             addr: server.listen,
             source,
         })?;
@@ -55,8 +63,8 @@ pub(crate) fn local_addr(l: &std::net::TcpListener) -> SocketAddr {
 }
 
 /// A listening socket, non-blocking, with `SO_REUSEPORT` when several workers share it.
-fn bind_one(addr: SocketAddr, reuse_port: bool) -> Result<std::net::TcpListener, RunError> {
-    let err = |source| RunError::Bind { addr, source };
+fn bind_one(addr: SocketAddr, reuse_port: bool) -> Result<std::net::TcpListener, BindError> {
+    let err = |source| BindError { addr, source };
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()
     } else {

@@ -9,10 +9,10 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use crate::body::{BodyError, ProxyBody, full, read_limited};
+use crate::connection::ConnInfo;
 use crate::error::{ProxyError, json_body, json_response};
 use crate::gateway::Gateway;
 use crate::headers;
-use crate::pipeline::{ConnInfo, signing_body_error};
 use crate::sign;
 use crate::token::{Outcome, Verdict};
 
@@ -128,7 +128,7 @@ async fn authorization(
         gw.config().server.header_read_timeout,
     )
     .await
-    .map_err(signing_body_error)?;
+    .map_err(ProxyError::signing_body)?;
     let signed =
         sign::authorize(signing, &bytes, SystemTime::now()).map_err(ProxyError::Signing)?;
     gw.count_signature(&signed.channel);

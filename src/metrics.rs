@@ -109,98 +109,96 @@ impl Default for Metrics {
     }
 }
 
+/// Registers `metric` under `name` and returns it (the registry keeps a clone).
+fn register<M>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M
+where
+    M: prometheus_client::registry::Metric + Clone,
+{
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 impl Metrics {
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("cec_gateway");
-        let requests = Family::default();
-        registry.register(
-            "requests",
-            "Requests answered, by route prefix and status class",
-            requests.clone(),
-        );
-        let duration = Family::new_with_constructor(duration_histogram as fn() -> Histogram);
-        registry.register(
-            "request_duration_seconds",
-            "Time from request to the end of the response body",
-            duration.clone(),
-        );
-        let upstream_errors = Family::default();
-        registry.register(
-            "upstream_errors",
-            "Upstream failures by upstream and kind (connect, tls, timeout, protocol)",
-            upstream_errors.clone(),
-        );
-        let open_connections = Family::default();
-        registry.register(
-            "open_connections",
-            "Client connections open now, by listener",
-            open_connections.clone(),
-        );
-        let signatures = Family::default();
-        registry.register(
-            "signatures_issued",
-            "auth-v2 signatures issued, by channel config id",
-            signatures.clone(),
-        );
-        let signing_refused = Family::default();
-        registry.register(
-            "signing_refused",
-            "Signing requests refused, by reason",
-            signing_refused.clone(),
-        );
-        let token_validations = Family::default();
-        registry.register(
-            "token_validations",
-            "Token-mode validations, by result",
-            token_validations.clone(),
-        );
-        let token_rate_limited = Counter::default();
-        registry.register(
-            "token_rate_limited",
-            "Token-mode validation calls refused by the rate limit",
-            token_rate_limited.clone(),
-        );
-        let tokens_minted = Counter::default();
-        registry.register(
-            "tokens_minted",
-            "Tokens minted through /tokens or the CLI",
-            tokens_minted.clone(),
-        );
+        let mut r = Registry::with_prefix("cec_gateway");
         let config_reloads = Family::<ResultLabel, Counter>::default();
         for result in ["ok", "refused"] {
             drop(config_reloads.get_or_create(&ResultLabel { result }));
         }
-        registry.register(
-            "config_reloads",
-            "Configuration reloads, by result (ok, refused)",
-            config_reloads.clone(),
-        );
-        let config_last_reload_success = Gauge::<f64, AtomicU64>::default();
-        registry.register(
-            "config_last_reload_success_timestamp_seconds",
-            "When the configuration in service was loaded (start or last successful reload)",
-            config_last_reload_success.clone(),
-        );
-        let tls_cert_not_after = Gauge::default();
-        registry.register(
-            "tls_cert_not_after_timestamp_seconds",
-            "Expiry (notAfter) of the served TLS certificate",
-            tls_cert_not_after.clone(),
-        );
         Self {
-            config_reloads,
-            config_last_reload_success,
-            tls_cert_not_after,
-            registry,
-            requests,
-            duration,
-            upstream_errors,
-            open_connections,
-            signatures,
-            signing_refused,
-            token_validations,
-            token_rate_limited,
-            tokens_minted,
+            requests: register(
+                &mut r,
+                "requests",
+                "Requests answered, by route prefix and status class",
+                Family::default(),
+            ),
+            duration: register(
+                &mut r,
+                "request_duration_seconds",
+                "Time from request to the end of the response body",
+                Family::new_with_constructor(duration_histogram as fn() -> Histogram),
+            ),
+            upstream_errors: register(
+                &mut r,
+                "upstream_errors",
+                "Upstream failures by upstream and kind (connect, tls, timeout, protocol)",
+                Family::default(),
+            ),
+            open_connections: register(
+                &mut r,
+                "open_connections",
+                "Client connections open now, by listener",
+                Family::default(),
+            ),
+            signatures: register(
+                &mut r,
+                "signatures_issued",
+                "auth-v2 signatures issued, by channel config id",
+                Family::default(),
+            ),
+            signing_refused: register(
+                &mut r,
+                "signing_refused",
+                "Signing requests refused, by reason",
+                Family::default(),
+            ),
+            token_validations: register(
+                &mut r,
+                "token_validations",
+                "Token-mode validations, by result",
+                Family::default(),
+            ),
+            token_rate_limited: register(
+                &mut r,
+                "token_rate_limited",
+                "Token-mode validation calls refused by the rate limit",
+                Counter::default(),
+            ),
+            tokens_minted: register(
+                &mut r,
+                "tokens_minted",
+                "Tokens minted through /tokens or the CLI",
+                Counter::default(),
+            ),
+            config_reloads: register(
+                &mut r,
+                "config_reloads",
+                "Configuration reloads, by result (ok, refused)",
+                config_reloads,
+            ),
+            config_last_reload_success: register(
+                &mut r,
+                "config_last_reload_success_timestamp_seconds",
+                "When the configuration in service was loaded (start or last successful reload)",
+                Gauge::<f64, AtomicU64>::default(),
+            ),
+            tls_cert_not_after: register(
+                &mut r,
+                "tls_cert_not_after_timestamp_seconds",
+                "Expiry (notAfter) of the served TLS certificate",
+                Gauge::default(),
+            ),
+            registry: r,
         }
     }
 

@@ -16,7 +16,6 @@
 #[cfg(test)]
 mod tests;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -27,25 +26,17 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::access::{AccessRecord, Metered};
-use crate::body::{BodyError, ProxyBody, full, read_limited};
+use crate::body::{ProxyBody, full, read_limited};
 use crate::config::{Config, HostMode};
+use crate::connection::ConnInfo;
 use crate::cors::{self, Cors};
 use crate::error::{ErrorChain, ProxyError, json_body, json_response};
 use crate::gateway::Gateway;
 use crate::headers::{self, X_REQUEST_ID};
 use crate::rewrite::{self, PublicOrigin};
 use crate::route::Route;
-use crate::sign::{self, Refusal};
+use crate::sign;
 use crate::upstream::Upstream;
-
-/// What the listener knows about the connection a request came on.
-#[derive(Debug, Clone, Copy)]
-pub struct ConnInfo {
-    /// The client: the TCP peer, or the source a trusted PROXY protocol header named.
-    pub peer: SocketAddr,
-    /// `https` or `http`.
-    pub scheme: &'static str,
-}
 
 impl Gateway {
     /// Answers one request. Never fails: every error becomes a response.
@@ -187,7 +178,7 @@ impl Gateway {
         let deadline = self.config().server.header_read_timeout;
         let bytes = read_limited(body, &parts.headers, signing.max_body, deadline)
             .await
-            .map_err(signing_body_error)?;
+            .map_err(ProxyError::signing_body)?;
         let signed = sign::sign_body(signing, upstream_path, &bytes, SystemTime::now())
             .map_err(ProxyError::Signing)?;
         self.count_signature(&signed.channel);
@@ -195,14 +186,6 @@ impl Gateway {
             .headers
             .insert(header::CONTENT_LENGTH, HeaderValue::from(signed.body.len()));
         Ok(full(signed.body))
-    }
-}
-
-/// A body the signer could not read: too large is the signing refusal (413, counted as such).
-pub(crate) fn signing_body_error(e: BodyError) -> ProxyError {
-    match e {
-        BodyError::TooLarge => ProxyError::Signing(Refusal::TooLarge),
-        e => ProxyError::ClientBody(e),
     }
 }
 

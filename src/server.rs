@@ -5,7 +5,6 @@
 //! Metrics, Token mode's service and the public connection budget are shared by the workers.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -13,7 +12,7 @@ use tokio::sync::{Semaphore, oneshot, watch};
 
 use crate::config::Config;
 use crate::gateway::{Generation, StateError};
-use crate::listeners::Listeners;
+use crate::listeners::{BindError, Listeners};
 use crate::metrics::Metrics;
 use crate::reload::Reloader;
 use crate::swap::Swapper;
@@ -22,12 +21,8 @@ use crate::worker::Worker;
 /// Why the gateway could not start, or how it failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] BindError),
     #[error(transparent)]
     State(#[from] StateError),
     #[error("cannot start worker {index}: {source}")]

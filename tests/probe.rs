@@ -86,7 +86,10 @@ async fn a_good_tls_upstream_passes_with_version_subject_and_not_after() {
         up.addr
     );
     assert!(line.starts_with(&want), "{line}\nshould start with\n{want}");
-    assert!(line.contains("  issuer CN=cec-gateway demo CA (per run, untrusted)  "), "{line}");
+    assert!(
+        line.contains("  issuer CN=cec-gateway demo CA (per run, untrusted)  "),
+        "{line}"
+    );
     assert!(has_not_after_date(line), "{line}");
     assert!(
         line.contains("  handshake ") && line.ends_with("ms"),
@@ -122,7 +125,10 @@ async fn unknown_issuer_and_a_closed_port_fail_with_exit_1() {
         untrusted.addr
     );
     assert!(line.starts_with(&want), "{line}\nshould start with\n{want}");
-    assert!(line.contains("  issuer CN=cec-gateway demo CA (per run, untrusted)  "), "{line}");
+    assert!(
+        line.contains("  issuer CN=cec-gateway demo CA (per run, untrusted)  "),
+        "{line}"
+    );
     assert_eq!(
         run.line("closed"),
         format!(

@@ -173,7 +173,7 @@ pub async fn start(
     let config = parse_config(&plan, secret_text)?;
     let listeners = Listeners::bind(&config.server)
         .await
-        .map_err(DemoError::Gateway)?;
+        .map_err(|e| DemoError::Gateway(e.into()))?;
     let gateway_url = format!("https://localhost:{}", listeners.https_addr().port());
     let admin_url = listeners.admin_addr().map(|a| format!("http://{a}"));
 

@@ -18,7 +18,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::accept::accept_loop;
 pub(crate) use crate::accept::stopped;
-use crate::connection::{handshake, http_builder, serve_http};
+use crate::transport::{handshake, http_builder, serve_http};
 
 /// The response body every demo server answers with.
 pub type Body = Full<Bytes>;

@@ -6,8 +6,9 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::request::Parts;
 use http::{Request, Version};
 
-use super::{ConnInfo, Target, rewrite_response, upstream_request};
+use super::{Target, rewrite_response, upstream_request};
 use crate::config::Config;
+use crate::connection::ConnInfo;
 use crate::metrics::Metrics;
 use crate::rewrite::PublicOrigin;
 use crate::route::RouteTable;
