@@ -1,6 +1,6 @@
 //! The accept loop: it only accepts. Each connection gets a slot of the listener's budget and is
 //! handed, with its slot, to a task of its own; everything after that is the connection's
-//! ([`crate::connection::serve_connection`]).
+//! (`crate::connection::serve_connection`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -12,21 +12,21 @@ use http_body_util::{BodyExt, Empty, Full, Limited};
 use hyper::body::Incoming;
 
 /// Every body on the proxy path: streamed (hyper `Incoming`) or in memory.
-pub type ProxyBody = BoxBody<Bytes, hyper::Error>;
+pub(crate) type ProxyBody = BoxBody<Bytes, hyper::Error>;
 
-pub fn full(bytes: impl Into<Bytes>) -> ProxyBody {
+pub(crate) fn full(bytes: impl Into<Bytes>) -> ProxyBody {
     Full::new(bytes.into())
         .map_err(|never| match never {})
         .boxed()
 }
 
-pub fn empty() -> ProxyBody {
+pub(crate) fn empty() -> ProxyBody {
     Empty::new().map_err(|never| match never {}).boxed()
 }
 
 /// Why a request body could not be read whole.
 #[derive(Debug, thiserror::Error)]
-pub enum BodyError {
+pub(crate) enum BodyError {
     /// Over the cap: by its `Content-Length` (nothing read), or while streaming.
     #[error("request body is too large")]
     TooLarge,
@@ -38,7 +38,7 @@ pub enum BodyError {
 
 impl BodyError {
     /// The status for a caller that has no more specific answer: 413, 408 or 400.
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             BodyError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             BodyError::Timeout => StatusCode::REQUEST_TIMEOUT,
@@ -49,7 +49,7 @@ impl BodyError {
 
 /// Reads a body of at most `max` bytes within `deadline`. A declared `Content-Length` over
 /// `max` is refused before any byte is read.
-pub async fn read_limited(
+pub(crate) async fn read_limited(
     body: Incoming,
     h: &HeaderMap,
     max: usize,

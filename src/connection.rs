@@ -10,7 +10,7 @@
 //!       each request: role → the worker's current Gateway (pipeline), the redirect, or admin
 //!   → slot and gauge released when the connection ends
 //! ```
-//! The I/O steps themselves (TLS handshake, hyper) are [`crate::transport`]'s.
+//! The I/O steps themselves (TLS handshake, hyper) are `crate::transport`'s.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,7 +31,7 @@ use crate::transport::{handshake, serve_http};
 
 /// What the listener knows about the connection a request came on.
 #[derive(Debug, Clone, Copy)]
-pub struct ConnInfo {
+pub(crate) struct ConnInfo {
     /// The client: the TCP peer, or the source a trusted PROXY protocol header named.
     pub peer: SocketAddr,
     /// `https` or `http`.

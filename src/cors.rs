@@ -12,7 +12,7 @@ use crate::config::{CorsConfig, parse_origin};
 
 /// What to do about CORS for one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Cors {
+pub(crate) enum Cors {
     /// CORS is off (no allowed origins): touch nothing.
     Off,
     /// On, and the request's origin is allowed: echo it.
@@ -22,7 +22,7 @@ pub enum Cors {
 }
 
 /// Decides for a request with headers `h`.
-pub fn decide(cfg: &CorsConfig, h: &HeaderMap) -> Cors {
+pub(crate) fn decide(cfg: &CorsConfig, h: &HeaderMap) -> Cors {
     if cfg.allowed_origins.is_empty() {
         return Cors::Off;
     }
@@ -42,14 +42,14 @@ pub fn decide(cfg: &CorsConfig, h: &HeaderMap) -> Cors {
 }
 
 /// Whether a request is a CORS preflight.
-pub fn is_preflight(method: &Method, h: &HeaderMap) -> bool {
+pub(crate) fn is_preflight(method: &Method, h: &HeaderMap) -> bool {
     method == Method::OPTIONS
         && h.contains_key(header::ORIGIN)
         && h.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
 }
 
 /// Status and headers of the edge's answer to a preflight.
-pub fn preflight(
+pub(crate) fn preflight(
     decision: &Cors,
     request: &HeaderMap,
     max_age: Duration,
@@ -91,7 +91,7 @@ pub fn preflight(
 }
 
 /// Applies the decision to a response going to the browser.
-pub fn apply(decision: &Cors, h: &mut HeaderMap) {
+pub(crate) fn apply(decision: &Cors, h: &mut HeaderMap) {
     if *decision == Cors::Off {
         return;
     }

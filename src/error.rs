@@ -11,7 +11,7 @@ use crate::sign::Refusal;
 
 /// Why a proxied request failed.
 #[derive(Debug, thiserror::Error)]
-pub enum ProxyError {
+pub(crate) enum ProxyError {
     #[error("no route for this path")]
     NoRoute,
     #[error("could not connect to the upstream")]
@@ -34,7 +34,7 @@ pub enum ProxyError {
 
 impl ProxyError {
     /// The status for this error. Exhaustive on purpose: a new variant must choose.
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             ProxyError::NoRoute => StatusCode::NOT_FOUND,
             ProxyError::UpstreamConnect(_)
@@ -52,7 +52,7 @@ impl ProxyError {
 
     /// The kind of upstream failure, for the upstream error counter; `None` when the
     /// upstream is not at fault.
-    pub fn upstream_kind(&self) -> Option<UpstreamErrorKind> {
+    pub(crate) fn upstream_kind(&self) -> Option<UpstreamErrorKind> {
         match self {
             ProxyError::UpstreamConnect(_) => Some(UpstreamErrorKind::Connect),
             ProxyError::UpstreamTls(_) => Some(UpstreamErrorKind::Tls),
@@ -68,7 +68,7 @@ impl ProxyError {
 
     /// A body the signer could not read: too large is the signing refusal (413, counted as
     /// such), the rest the client's body error.
-    pub fn signing_body(e: BodyError) -> Self {
+    pub(crate) fn signing_body(e: BodyError) -> Self {
         match e {
             BodyError::TooLarge => ProxyError::Signing(Refusal::TooLarge),
             e => ProxyError::ClientBody(e),
@@ -76,7 +76,7 @@ impl ProxyError {
     }
 
     /// Classifies a failure of the pooled client by walking its sources.
-    pub fn from_client(e: hyper_util::client::legacy::Error) -> Self {
+    pub(crate) fn from_client(e: hyper_util::client::legacy::Error) -> Self {
         let mut timed_out = false;
         let mut tls = false;
         let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&e);
@@ -106,7 +106,7 @@ impl ProxyError {
 
 /// Kinds of upstream failure: the `kind` label of `cec_gateway_upstream_errors_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum UpstreamErrorKind {
+pub(crate) enum UpstreamErrorKind {
     Connect,
     Tls,
     Timeout,
@@ -115,7 +115,7 @@ pub enum UpstreamErrorKind {
 
 impl UpstreamErrorKind {
     /// Every kind, in declaration order (`kind as usize` is its position).
-    pub const ALL: [UpstreamErrorKind; 4] = [
+    pub(crate) const ALL: [UpstreamErrorKind; 4] = [
         UpstreamErrorKind::Connect,
         UpstreamErrorKind::Tls,
         UpstreamErrorKind::Timeout,
@@ -123,7 +123,7 @@ impl UpstreamErrorKind {
     ];
 
     /// The metric label.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             UpstreamErrorKind::Connect => "connect",
             UpstreamErrorKind::Tls => "tls",
@@ -134,11 +134,11 @@ impl UpstreamErrorKind {
 }
 
 /// `{"error": "...", "request_id": "..."}`.
-pub fn json_body(message: &str, request_id: &str) -> Bytes {
+pub(crate) fn json_body(message: &str, request_id: &str) -> Bytes {
     Bytes::from(serde_json::json!({ "error": message, "request_id": request_id }).to_string())
 }
 
-pub fn json_response(status: StatusCode, body: Bytes) -> Response<ProxyBody> {
+pub(crate) fn json_response(status: StatusCode, body: Bytes) -> Response<ProxyBody> {
     let mut resp = Response::new(full(body));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
@@ -151,7 +151,7 @@ pub fn json_response(status: StatusCode, body: Bytes) -> Response<ProxyBody> {
 }
 
 /// Displays an error with its sources, `a: b: c`.
-pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+pub(crate) struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
 
 impl std::fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

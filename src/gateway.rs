@@ -1,5 +1,5 @@
 //! The gateway's state: everything one configuration builds, apart from the per-request pipeline
-//! that reads it ([`crate::pipeline`]).
+//! that reads it (`crate::pipeline`).
 //!
 //! Two levels, so that a reload can validate everything before it swaps anything in:
 //! - [`Generation`]: built once per configuration, shared by every worker. Every step that can
@@ -9,7 +9,7 @@
 //!   unable to fail: the route table, the pooled upstream clients (their connections live on
 //!   that thread) and the pre-resolved metric series.
 //!
-//! A worker holds its `Gateway` in a [`crate::swap::StateHandle`]; a request loads it once and
+//! A worker holds its `Gateway` in a `crate::swap::StateHandle`; a request loads it once and
 //! keeps it to its end.
 
 use std::sync::Arc;
@@ -26,7 +26,7 @@ use crate::token::TokenService;
 use crate::transport::{HttpBuilder, http_builder};
 use crate::upstream::{self, Upstream, UpstreamError};
 
-/// Why a configuration could not be made into a [`Generation`].
+/// Why a configuration could not be made into a `Generation`.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("tls: {0}")]
@@ -36,7 +36,7 @@ pub enum StateError {
 }
 
 /// What one configuration builds once, for every worker.
-pub struct Generation {
+pub(crate) struct Generation {
     pub(crate) config: Arc<Config>,
     /// The public listener's TLS: a renewed certificate reaches the next handshake.
     pub(crate) tls: TlsAcceptor,
@@ -51,7 +51,7 @@ impl Generation {
     /// Validates and builds everything `config` needs that can fail. With `self_signed`, a
     /// missing certificate pair is generated first. After a reload, Token mode's memory is
     /// carried over from the `previous` generation.
-    pub fn build(
+    pub(crate) fn build(
         config: Config,
         metrics: Arc<Metrics>,
         previous: Option<&Generation>,
@@ -83,13 +83,13 @@ impl Generation {
         })
     }
 
-    pub fn config(&self) -> &Config {
+    pub(crate) fn config(&self) -> &Config {
         &self.config
     }
 }
 
 /// One worker's state for one configuration.
-pub struct Gateway {
+pub(crate) struct Gateway {
     pub(crate) generation: Arc<Generation>,
     /// The HTTP/1.1 + HTTP/2 settings for the connections accepted while this state is current.
     pub(crate) http: Arc<HttpBuilder>,
@@ -145,7 +145,7 @@ impl Gateway {
         }
     }
 
-    pub fn config(&self) -> &Config {
+    pub(crate) fn config(&self) -> &Config {
         &self.generation.config
     }
 

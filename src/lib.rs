@@ -9,20 +9,20 @@
 //! `main` parses the command line, loads the [`config`], binds the [`Listeners`] and calls
 //! [`Server::start`]; its own small runtime then only waits for signals (SIGTERM/ctrl-c: drain;
 //! SIGHUP, or a change with `server.watch_config` ([`watch`]): [`Reloader`]). The proxy runs on
-//! `server.workers` threads ([`worker`]), each with its own single-threaded event loop, its own
+//! `server.workers` threads (`worker`), each with its own single-threaded event loop, its own
 //! `SO_REUSEPORT` socket of the HTTPS address and its own upstream pools, like nginx's worker
 //! processes: a request, its upstream connection and its response never change threads.
 //! Worker 0 also serves the plain-HTTP and admin listeners.
 //!
 //! ## Where state is built and swapped
-//! - [`gateway::Generation`]: what one configuration builds once (certificate, trust stores,
+//! - `gateway::Generation`: what one configuration builds once (certificate, trust stores,
 //!   Token mode's service); every step that can fail is here, so a reload is validated whole.
-//! - [`gateway::Gateway`]: one per worker, built from a generation on the worker's thread (routes,
-//!   upstream clients, metric series). Each worker reads it through one [`swap`] handle.
-//! - [`reload`]: builds a new generation and hands it to every worker ([`swap`]); a connection
+//! - `gateway::Gateway`: one per worker, built from a generation on the worker's thread (routes,
+//!   upstream clients, metric series). Each worker reads it through one `swap` handle.
+//! - `reload`: builds a new generation and hands it to every worker (`swap`); a connection
 //!   takes its TLS settings at accept, a request loads the gateway once and keeps it to its end,
 //!   so in-flight requests and WebSocket tunnels finish on what they started with.
-//! - Process-wide, across reloads: [`metrics`], the connection budget, Token mode's memory.
+//! - Process-wide, across reloads: `metrics`, the connection budget, Token mode's memory.
 //!
 //! ## The way of one request
 //! ```text
@@ -45,22 +45,23 @@
 //! ```
 //!
 //! ## Modules
-//! - Serving: [`server`] (start, drain), [`listeners`] (binding), [`worker`], [`accept`],
-//!   [`connection`], [`proxy_protocol`], [`tls`] (served certificate, self-signed), [`swap`],
-//!   [`reload`], [`watch`].
-//! - One request: [`pipeline`], [`route`], [`headers`], [`rewrite`], [`cors`], [`upstream`],
-//!   [`upgrade`], [`body`], [`error`], [`access`], [`local`], [`admin`], [`redirect`].
+//! - Serving: `server` (start, drain), `listeners` (binding), `worker`, `accept`,
+//!   `connection`, `transport` (TLS handshake, hyper server), `proxy_protocol`,
+//!   `tls` (served certificate, self-signed), `swap`,
+//!   `reload`, [`watch`].
+//! - One request: `pipeline`, `route`, `headers`, `rewrite`, `cors`, `upstream`,
+//!   `upgrade`, `body`, `error`, `access`, `local`, `admin`, `redirect`.
 //! - Domain: [`sign`] (auth-v2, pure), [`token`] (Token mode, pure), [`secret`] (redacted keys).
 //! - Around it: [`config`] (TOML → typed, errors with file/line/key), [`check`] (`check`
-//!   summary), [`probe`] (`check --probe`), [`metrics`], [`logging`] (batched writer, access
+//!   summary), [`probe`] (`check --probe`), `metrics`, [`logging`] (batched writer, access
 //!   log format), [`demo`] (mock CEC + sample page).
 //!
 //! ## Where to add
 //! - **a config key**: `config::raw` (the TOML shape), `config::build` (typed, with its error),
 //!   a `DEFAULT_*` in `config::defaults`, `config.toml` and the README's reference table.
-//! - **a metric**: a field registered in [`metrics::Metrics::new`]; resolve labelled series once
+//! - **a metric**: a field registered in `metrics::Metrics::new`; resolve labelled series once
 //!   where state is built (`Gateway::for_worker`), never per request.
-//! - **a route kind**: `config::RouteConfig` → [`route::Route`], then a branch in
+//! - **a route kind**: `config::RouteConfig` → `route::Route`, then a branch in
 //!   `Gateway::proxy` or `pipeline::upstream_request`.
 //! - **a locally answered path**: a variant of `local::Local`, found by `local::find`.
 //! - **a store** (shared state across replicas): built in `Generation::build` next to Token

@@ -1,6 +1,6 @@
 //! Prometheus metrics (text exposition through `prometheus-client`). One [`Metrics`] lives for
 //! the whole process, so counters survive a configuration swap. Per-route, per-upstream and
-//! per-channel series are created once when a [`crate::gateway::Gateway`] is built; the request
+//! per-channel series are created once when a `crate::gateway::Gateway` is built; the request
 //! path then only increments pre-resolved atomics (no label allocation, no lock).
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -59,7 +59,7 @@ fn duration_histogram() -> Histogram {
 }
 
 /// The process's metrics registry.
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     duration: Family<RouteLabel, Histogram, fn() -> Histogram>,
@@ -79,13 +79,13 @@ pub struct Metrics {
 
 /// A route's series, resolved once.
 #[derive(Clone, Debug)]
-pub struct RouteMetrics {
+pub(crate) struct RouteMetrics {
     by_class: [Counter; 5],
     duration: Histogram,
 }
 
 impl RouteMetrics {
-    pub fn observe(&self, status: u16, seconds: f64) {
+    pub(crate) fn observe(&self, status: u16, seconds: f64) {
         let class = usize::from(status / 100).clamp(1, 5) - 1;
         self.by_class[class].inc();
         self.duration.observe(seconds);
@@ -94,10 +94,10 @@ impl RouteMetrics {
 
 /// An upstream's error counters, one per [`UpstreamErrorKind`], resolved once.
 #[derive(Clone, Debug)]
-pub struct UpstreamErrors([Counter; 4]);
+pub(crate) struct UpstreamErrors([Counter; 4]);
 
 impl UpstreamErrors {
-    pub fn count(&self, kind: UpstreamErrorKind) {
+    pub(crate) fn count(&self, kind: UpstreamErrorKind) {
         // Built from `ALL`, which lists the kinds in declaration order.
         self.0[kind as usize].inc();
     }
@@ -119,7 +119,7 @@ where
 }
 
 impl Metrics {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut r = Registry::with_prefix("cec_gateway");
         let config_reloads = Family::<ResultLabel, Counter>::default();
         for result in ["ok", "refused"] {
@@ -203,7 +203,7 @@ impl Metrics {
     }
 
     /// The series of one route (label = its prefix, or `none` for unmatched requests).
-    pub fn route(&self, route: &str) -> RouteMetrics {
+    pub(crate) fn route(&self, route: &str) -> RouteMetrics {
         let by_class = STATUS_CLASSES.map(|status| {
             self.requests
                 .get_or_create(&RequestLabels {
@@ -222,7 +222,7 @@ impl Metrics {
     }
 
     /// The error counters of one upstream.
-    pub fn upstream_errors(&self, upstream: &str) -> UpstreamErrors {
+    pub(crate) fn upstream_errors(&self, upstream: &str) -> UpstreamErrors {
         UpstreamErrors(UpstreamErrorKind::ALL.map(|kind| {
             self.upstream_errors
                 .get_or_create(&UpstreamErrorLabels {
@@ -233,13 +233,13 @@ impl Metrics {
         }))
     }
 
-    pub fn open_connections(&self, listener: &'static str) -> Gauge {
+    pub(crate) fn open_connections(&self, listener: &'static str) -> Gauge {
         self.open_connections
             .get_or_create(&ListenerLabel { listener })
             .clone()
     }
 
-    pub fn signatures(&self, channel: &str) -> Counter {
+    pub(crate) fn signatures(&self, channel: &str) -> Counter {
         self.signatures
             .get_or_create(&ChannelLabel {
                 channel: channel.to_owned(),
@@ -247,27 +247,27 @@ impl Metrics {
             .clone()
     }
 
-    pub fn signing_refused(&self, reason: &'static str) {
+    pub(crate) fn signing_refused(&self, reason: &'static str) {
         self.signing_refused
             .get_or_create(&ReasonLabel { reason })
             .inc();
     }
 
-    pub fn token_validation(&self, result: &'static str) {
+    pub(crate) fn token_validation(&self, result: &'static str) {
         self.token_validations
             .get_or_create(&ResultLabel { result })
             .inc();
     }
 
     /// Marks the configuration in service as loaded now (at start, and after a reload).
-    pub fn config_loaded(&self) {
+    pub(crate) fn config_loaded(&self) {
         let now = SystemTime::now().duration_since(UNIX_EPOCH);
         self.config_last_reload_success
             .set(now.map_or(0.0, |d| d.as_secs_f64()));
     }
 
     /// Counts a reload: applied (`ok`, and marked loaded) or refused.
-    pub fn config_reloaded(&self, ok: bool) {
+    pub(crate) fn config_reloaded(&self, ok: bool) {
         let result = if ok { "ok" } else { "refused" };
         self.config_reloads
             .get_or_create(&ResultLabel { result })
@@ -278,7 +278,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition.
-    pub fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String cannot fail");

@@ -1,8 +1,8 @@
 //! `cec-gateway check --probe`: reach every upstream the way the gateway would, once, and say
 //! what happened. For each upstream: resolve its host, connect within `connect_timeout`, and
-//! for HTTPS complete the TLS handshake with the trust that [`crate::upstream`] builds (webpki
+//! for HTTPS complete the TLS handshake with the trust that `crate::upstream` builds (webpki
 //! roots plus the upstream's optional `ca`, SNI = the upstream's host, ALPN `http/1.1`). The
-//! outcome is a typed [`Probe`]; [`line`] and [`report`] turn probes into text without I/O, so
+//! outcome is a typed [`Probe`]; [`line()`] and [`report`] turn probes into text without I/O, so
 //! the format and the failure classification are table-tested (`probe/tests.rs`).
 //!
 //! A failure is one of: DNS, refused, timeout, another connect error, a certificate problem

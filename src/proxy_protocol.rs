@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 mod tests;
 
 /// A v1 header is at most 107 bytes including its CRLF (the spec's own limit).
-pub const V1_MAX_LEN: usize = 107;
+pub(crate) const V1_MAX_LEN: usize = 107;
 /// The shortest valid v1 header, `PROXY UNKNOWN\r\n`: this many bytes can be read at once.
 const V1_MIN_LEN: usize = 15;
 /// The fixed part of a v2 header: signature (12), version/command, family/protocol, length.
@@ -25,11 +25,11 @@ const V2_FIXED_LEN: usize = 16;
 /// A v2 header, TLVs included, at most: room for addresses (at most 216 bytes, AF_UNIX) and
 /// the TLVs load balancers send (AWS, GCP, Azure ids, HAProxy's TLS details), with margin;
 /// a real one is under 300 bytes.
-pub const V2_MAX_LEN: usize = 4096;
+pub(crate) const V2_MAX_LEN: usize = 4096;
 
 /// What the header says about the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProxiedAddrs {
+pub(crate) enum ProxiedAddrs {
     /// A proxied TCP connection: `source` is the client, `destination` the address it called.
     Tcp {
         source: SocketAddr,
@@ -42,7 +42,7 @@ pub enum ProxiedAddrs {
 
 impl ProxiedAddrs {
     /// The client's address according to the header, if it names one.
-    pub fn source(&self) -> Option<SocketAddr> {
+    pub(crate) fn source(&self) -> Option<SocketAddr> {
         match self {
             ProxiedAddrs::Tcp { source, .. } => Some(*source),
             ProxiedAddrs::Local => None,
@@ -50,14 +50,14 @@ impl ProxiedAddrs {
     }
 
     /// The client's address: the header's source, or `peer` (the TCP peer) when it has none.
-    pub fn client_or(&self, peer: SocketAddr) -> SocketAddr {
+    pub(crate) fn client_or(&self, peer: SocketAddr) -> SocketAddr {
         self.source().unwrap_or(peer)
     }
 }
 
 /// Why no usable PROXY header was read. Any of these ends the connection.
 #[derive(Debug, thiserror::Error)]
-pub enum ProxyHeaderError {
+pub(crate) enum ProxyHeaderError {
     #[error("no complete PROXY header within {0:?}")]
     Timeout(Duration),
     #[error("the connection closed before the PROXY header ended")]
@@ -74,7 +74,7 @@ pub enum ProxyHeaderError {
 
 /// What is wrong with a header's bytes.
 #[derive(Debug, thiserror::Error)]
-pub enum Malformed {
+pub(crate) enum Malformed {
     /// Neither signature: typically a client speaking TLS or HTTP straight to a listener that
     /// expects a proxy in front of it.
     #[error("the stream does not start with a v1 or v2 signature")]
@@ -93,7 +93,7 @@ impl From<Malformed> for ProxyHeaderError {
 
 /// Reads one PROXY header (v1 or v2) from the start of `io`, within `deadline`, leaving the
 /// stream positioned on the first byte after it.
-pub async fn read_header<S: AsyncRead + Unpin>(
+pub(crate) async fn read_header<S: AsyncRead + Unpin>(
     io: &mut S,
     deadline: Duration,
 ) -> Result<ProxiedAddrs, ProxyHeaderError> {

@@ -1,6 +1,6 @@
 //! Reloading a running gateway: a new configuration is validated whole, built into a new
 //! [`Generation`] (certificate, keys, trust stores, secrets) and only then handed to every worker
-//! through the swap seam ([`crate::swap`]). An invalid one is refused and the old one keeps
+//! through the swap seam (`crate::swap`). An invalid one is refused and the old one keeps
 //! serving. One reload runs at a time; what cannot change without a restart (the listener
 //! addresses, the worker count, the connection budget, the plain listener's role and the drain
 //! grace) is kept as it was, with a warning.

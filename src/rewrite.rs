@@ -11,7 +11,10 @@ use crate::config::Origin;
 /// The Set-Cookie value without its `Domain` attribute when that domain is `upstream_host` or
 /// a parent of it (`Domain=.besclouds.com` for `servicestage.besclouds.com`); `None` when the
 /// cookie is left alone. Every other attribute is kept as written.
-pub fn set_cookie_without_upstream_domain(value: &str, upstream_host: &str) -> Option<String> {
+pub(crate) fn set_cookie_without_upstream_domain(
+    value: &str,
+    upstream_host: &str,
+) -> Option<String> {
     let mut parts = value.split(';');
     let first = parts.next()?;
     let mut removed = false;
@@ -54,7 +57,7 @@ fn domain_covers(domain: &str, host: &str) -> bool {
 
 /// Applies [`set_cookie_without_upstream_domain`] to every `Set-Cookie` of a response, keeping
 /// their order.
-pub fn set_cookies(h: &mut HeaderMap, upstream_host: &str) {
+pub(crate) fn set_cookies(h: &mut HeaderMap, upstream_host: &str) {
     let values: Vec<HeaderValue> = h.get_all(header::SET_COOKIE).iter().cloned().collect();
     if values.is_empty() {
         return;
@@ -76,7 +79,7 @@ pub fn set_cookies(h: &mut HeaderMap, upstream_host: &str) {
 }
 
 /// Where the gateway is, for a response to one request.
-pub struct PublicOrigin<'a> {
+pub(crate) struct PublicOrigin<'a> {
     /// `https://chat.example.com` (scheme and authority the client used).
     pub origin: &'a str,
     /// With `strip_prefix`, the route prefix to put back (`/demo/`); else `None`.
@@ -86,7 +89,11 @@ pub struct PublicOrigin<'a> {
 /// A `Location` value rewritten to the gateway's public origin when it points at `upstream`
 /// (absolute URL with the upstream's scheme, host and port). With a stripped prefix, the
 /// prefix is put back, also on absolute paths (`/x` → `/demo/x`). `None`: leave it.
-pub fn location(value: &str, upstream: &Origin, public: &PublicOrigin<'_>) -> Option<String> {
+pub(crate) fn location(
+    value: &str,
+    upstream: &Origin,
+    public: &PublicOrigin<'_>,
+) -> Option<String> {
     if value.starts_with('/') && !value.starts_with("//") {
         let prefix = public.restore_prefix?;
         return Some(join_prefix(prefix, value).into_owned());

@@ -5,7 +5,7 @@ use crate::config::{HostMode, RouteConfig};
 
 /// One route, ready for the request path.
 #[derive(Debug, Clone)]
-pub struct Route {
+pub(crate) struct Route {
     /// Position in the configuration's `[[routes]]` (for metrics and logs).
     pub index: usize,
     pub prefix: String,
@@ -17,7 +17,7 @@ pub struct Route {
 impl Route {
     /// The path and query to send upstream, from the client's path-and-query as received
     /// (byte for byte). With `strip_prefix`, `/demo/x?q` becomes `/x?q`; otherwise unchanged.
-    pub fn upstream_path_and_query<'a>(
+    pub(crate) fn upstream_path_and_query<'a>(
         &self,
         path_and_query: &'a str,
     ) -> std::borrow::Cow<'a, str> {
@@ -37,12 +37,12 @@ impl Route {
 
 /// Routes sorted by prefix length, longest first.
 #[derive(Debug, Clone)]
-pub struct RouteTable {
+pub(crate) struct RouteTable {
     routes: Vec<Route>,
 }
 
 impl RouteTable {
-    pub fn new(config: &[RouteConfig]) -> Self {
+    pub(crate) fn new(config: &[RouteConfig]) -> Self {
         let mut routes: Vec<Route> = config
             .iter()
             .enumerate()
@@ -60,7 +60,7 @@ impl RouteTable {
 
     /// The route whose prefix is the longest match for `path`. `/service-cloud` (the prefix
     /// without its final slash) matches `/service-cloud/` too.
-    pub fn find(&self, path: &str) -> Option<&Route> {
+    pub(crate) fn find(&self, path: &str) -> Option<&Route> {
         self.routes.iter().find(|r| {
             path.starts_with(r.prefix.as_str()) || path == &r.prefix[..r.prefix.len() - 1]
         })

@@ -47,13 +47,13 @@ pub enum TlsError {
 
 /// What `ensure_pair` did, for the start-up log.
 #[derive(Debug, PartialEq, Eq)]
-pub enum PairOrigin {
+pub(crate) enum PairOrigin {
     Existing,
     Generated,
 }
 
 /// With `self_signed`, generates a pair for `hostnames` when both files are missing.
-pub fn ensure_pair(tls: &TlsConfig, hostnames: &[String]) -> Result<PairOrigin, TlsError> {
+pub(crate) fn ensure_pair(tls: &TlsConfig, hostnames: &[String]) -> Result<PairOrigin, TlsError> {
     let (cert, key) = (tls.cert.exists(), tls.key.exists());
     match (cert, key) {
         (true, true) => return Ok(PairOrigin::Existing),
@@ -85,7 +85,7 @@ pub fn ensure_pair(tls: &TlsConfig, hostnames: &[String]) -> Result<PairOrigin, 
 }
 
 /// Writes `bytes` to a new file with `mode`, creating parent directories.
-pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), TlsError> {
+pub(crate) fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), TlsError> {
     let err = |source| TlsError::Write {
         path: path.to_path_buf(),
         source,
@@ -108,7 +108,7 @@ pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), TlsError> 
 }
 
 /// Reads every certificate of a PEM file.
-pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+pub(crate) fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
         .map_err(|source| TlsError::Cert {
@@ -121,21 +121,11 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError>
     Ok(certs)
 }
 
-/// The rustls server configuration for the public listener.
-pub fn server_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>, TlsError> {
-    let certs = load_certs(&tls.cert)?;
-    let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|source| TlsError::Key {
-        path: tls.key.clone(),
-        source,
-    })?;
-    server_config_from(certs, key)
-}
-
 /// ALPN `h2` then `http/1.1`: what the gateway's public listener offers (and the demo's servers).
-pub const ALPN_H2_HTTP11: &[&[u8]] = &[b"h2", b"http/1.1"];
+pub(crate) const ALPN_H2_HTTP11: &[&[u8]] = &[b"h2", b"http/1.1"];
 
 /// The rustls server configuration for a certificate chain and key already in memory.
-pub fn server_config_from(
+pub(crate) fn server_config_from(
     certs: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
 ) -> Result<Arc<ServerConfig>, TlsError> {
@@ -145,7 +135,7 @@ pub fn server_config_from(
 /// The one rustls server configuration builder (the gateway's, the demo's servers', the test
 /// upstreams'): ring, safe default protocol versions, no client auth, session resumption by
 /// cache and tickets, offering `alpn` (in preference order; empty: no ALPN).
-pub fn server_config_with_alpn(
+pub(crate) fn server_config_with_alpn(
     certs: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
     alpn: &[&[u8]],
@@ -164,10 +154,10 @@ pub fn server_config_with_alpn(
 }
 
 /// Certificates expiring sooner than this are warned about at start and at each reload.
-pub const EXPIRY_WARNING: Duration = Duration::from_secs(14 * 24 * 3600);
+pub(crate) const EXPIRY_WARNING: Duration = Duration::from_secs(14 * 24 * 3600);
 
 /// The served pair, loaded and checked: the rustls configuration, and when the leaf expires.
-pub struct ServedCert {
+pub(crate) struct ServedCert {
     pub config: Arc<ServerConfig>,
     /// The leaf certificate's notAfter, in seconds since the Unix epoch (`None`: unparsable).
     pub not_after: Option<i64>,
@@ -176,7 +166,7 @@ pub struct ServedCert {
 impl ServedCert {
     /// Sets `tls_cert_not_after_timestamp_seconds`, and warns when the certificate at `path`
     /// expires within [`EXPIRY_WARNING`] (or has expired).
-    pub fn report_expiry(&self, path: &Path, metrics: &crate::metrics::Metrics) {
+    pub(crate) fn report_expiry(&self, path: &Path, metrics: &crate::metrics::Metrics) {
         let Some(not_after) = self.not_after else {
             tracing::warn!(cert = %path.display(), "cannot read the certificate's expiry date");
             return;
@@ -194,7 +184,7 @@ impl ServedCert {
 }
 
 /// Loads the served pair, builds its rustls configuration, and reads the leaf's expiry.
-pub fn load_pair(tls: &TlsConfig) -> Result<ServedCert, TlsError> {
+pub(crate) fn load_pair(tls: &TlsConfig) -> Result<ServedCert, TlsError> {
     let certs = load_certs(&tls.cert)?;
     let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|source| TlsError::Key {
         path: tls.key.clone(),
@@ -208,7 +198,7 @@ pub fn load_pair(tls: &TlsConfig) -> Result<ServedCert, TlsError> {
 }
 
 /// A certificate's notAfter, in seconds since the Unix epoch.
-pub fn not_after(cert: &CertificateDer<'_>) -> Option<i64> {
+pub(crate) fn not_after(cert: &CertificateDer<'_>) -> Option<i64> {
     let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
     Some(parsed.validity().not_after.timestamp())
 }
@@ -234,8 +224,8 @@ mod tests {
             let mode = std::fs::metadata(&tls.key).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600);
         }
-        let config = server_config(&tls).unwrap();
         let served = load_pair(&tls).unwrap();
+        let config = &served.config;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()

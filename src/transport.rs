@@ -1,5 +1,5 @@
 //! The two I/O steps of serving a stream, shared by the gateway's connections
-//! ([`crate::connection`]) and the demo's servers: the TLS handshake under a deadline, and
+//! (`crate::connection`) and the demo's servers: the TLS handshake under a deadline, and
 //! hyper's HTTP/1.1 (with upgrades) + HTTP/2 server under the drain watcher.
 
 use std::convert::Infallible;

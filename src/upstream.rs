@@ -21,7 +21,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-pub type HttpClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;
+pub(crate) type HttpClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
@@ -47,7 +47,7 @@ pub enum UpstreamError {
 }
 
 /// One upstream, ready for requests.
-pub struct Upstream {
+pub(crate) struct Upstream {
     pub name: String,
     pub origin: Origin,
     /// `Host:` value for requests with `host = "upstream"`.
@@ -59,7 +59,7 @@ pub struct Upstream {
 }
 
 /// The TLS client configuration for `cfg`: the webpki roots plus its `ca`.
-pub fn client_tls(cfg: &UpstreamConfig) -> Result<rustls::ClientConfig, UpstreamError> {
+pub(crate) fn client_tls(cfg: &UpstreamConfig) -> Result<rustls::ClientConfig, UpstreamError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = &cfg.ca {
@@ -89,7 +89,7 @@ pub fn client_tls(cfg: &UpstreamConfig) -> Result<rustls::ClientConfig, Upstream
 
 impl Upstream {
     /// The pooled client for `cfg`, with the TLS configuration [`client_tls`] made for it.
-    pub fn new(cfg: &UpstreamConfig, tls: rustls::ClientConfig, metrics: &Metrics) -> Self {
+    pub(crate) fn new(cfg: &UpstreamConfig, tls: rustls::ClientConfig, metrics: &Metrics) -> Self {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_connect_timeout(Some(cfg.connect_timeout));

@@ -29,11 +29,11 @@ pub(super) fn invalid(
 }
 
 impl Fields<'_, '_> {
-    pub fn err(&self, v: &S<impl Sized>, key: impl Into<String>, kind: K) -> ConfigError {
+    pub(super) fn err(&self, v: &S<impl Sized>, key: impl Into<String>, kind: K) -> ConfigError {
         self.ctx.err(v.span(), key, kind)
     }
 
-    pub fn addr(
+    pub(super) fn addr(
         &self,
         v: &Option<S<String>>,
         key: &str,
@@ -51,7 +51,7 @@ impl Fields<'_, '_> {
             .transpose()
     }
 
-    pub fn duration(
+    pub(super) fn duration(
         &self,
         v: &Option<S<String>>,
         key: &str,
@@ -69,7 +69,7 @@ impl Fields<'_, '_> {
         }
     }
 
-    pub fn size(
+    pub(super) fn size(
         &self,
         v: &Option<S<String>>,
         key: &str,
@@ -84,7 +84,7 @@ impl Fields<'_, '_> {
     }
 
     /// A whole number in `range`.
-    pub fn count(
+    pub(super) fn count(
         &self,
         v: &Option<S<i64>>,
         key: &str,
@@ -102,7 +102,7 @@ impl Fields<'_, '_> {
         }
     }
 
-    pub fn cidrs(&self, list: &[S<String>], key: &str) -> Result<Vec<IpNet>, ConfigError> {
+    pub(super) fn cidrs(&self, list: &[S<String>], key: &str) -> Result<Vec<IpNet>, ConfigError> {
         list.iter()
             .enumerate()
             .map(|(i, c)| {
@@ -118,7 +118,7 @@ impl Fields<'_, '_> {
     }
 
     /// An absolute path without query or fragment.
-    pub fn path(
+    pub(super) fn path(
         &self,
         v: &Option<S<String>>,
         key: &str,
@@ -142,7 +142,7 @@ impl Fields<'_, '_> {
     }
 
     /// A DNS name or an IP address, lower-cased.
-    pub fn hostname(&self, v: &S<String>, key: String) -> Result<String, ConfigError> {
+    pub(super) fn hostname(&self, v: &S<String>, key: String) -> Result<String, ConfigError> {
         let name = v.get_ref().trim().to_ascii_lowercase();
         if name.parse::<IpAddr>().is_ok() || is_dns_name(&name) {
             Ok(name)

@@ -91,7 +91,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// 1-based line of a byte offset.
-    pub fn line_of(&self, offset: usize) -> usize {
+    pub(crate) fn line_of(&self, offset: usize) -> usize {
         let end = offset.min(self.text.len());
         self.text.as_bytes()[..end]
             .iter()
@@ -100,7 +100,7 @@ impl<'a> Ctx<'a> {
             + 1
     }
 
-    pub fn err(
+    pub(crate) fn err(
         &self,
         span: std::ops::Range<usize>,
         key: impl Into<String>,
@@ -114,7 +114,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    pub fn err_nowhere(&self, key: impl Into<String>, kind: ConfigErrorKind) -> ConfigError {
+    pub(crate) fn err_nowhere(&self, key: impl Into<String>, kind: ConfigErrorKind) -> ConfigError {
         ConfigError {
             file: self.file.clone(),
             line: None,
@@ -124,7 +124,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// `p` made absolute against the config file's directory.
-    pub fn resolve(&self, p: &str) -> PathBuf {
+    pub(crate) fn resolve(&self, p: &str) -> PathBuf {
         let p = Path::new(p);
         if p.is_absolute() {
             p.to_path_buf()

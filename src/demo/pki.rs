@@ -105,7 +105,7 @@ impl DemoCa {
         })
     }
 
-    /// A TLS server configuration ([`crate::tls::server_config_with_alpn`]) offering `alpn`,
+    /// A TLS server configuration (`crate::tls::server_config_with_alpn`) offering `alpn`,
     /// with a new certificate for `names` issued by this CA.
     pub fn server_config(
         &self,
@@ -141,7 +141,7 @@ impl ServerCert {
         &self.key_pem
     }
 
-    /// A TLS server configuration ([`crate::tls::server_config_with_alpn`]) for this
+    /// A TLS server configuration (`crate::tls::server_config_with_alpn`) for this
     /// certificate, offering `alpn`.
     pub fn server_config(&self, alpn: &[&[u8]]) -> Result<Arc<ServerConfig>, PkiError> {
         let key = PrivateKeyDer::Pkcs8(self.key.clone_key());

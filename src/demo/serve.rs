@@ -1,5 +1,5 @@
 //! How the demo's own servers (mock CEC, sample page) serve: the gateway's accept loop and
-//! connection steps ([`crate::accept`], [`crate::connection`]) with the demo's deadlines, optional
+//! connection steps (`crate::accept`, `crate::connection`) with the demo's deadlines, optional
 //! TLS, HTTP/1.1 and HTTP/2, and a graceful stop when the demo's stop signal flips.
 
 use std::future::Future;

@@ -11,11 +11,11 @@ use std::net::IpAddr;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use ipnet::IpNet;
 
-pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-pub static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
-pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-pub static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub(crate) static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+pub(crate) static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+pub(crate) static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1, plus the
 /// non-standard Keep-Alive and Proxy-Connection that browsers and old proxies still send).
@@ -33,7 +33,7 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 /// Removes hop-by-hop headers: the fixed list, `Upgrade`, and every header that `Connection`
 /// names. Returns the `Upgrade` value when the message asked for a protocol upgrade
 /// (`Connection: upgrade` with an `Upgrade` header), so the caller can re-add both.
-pub fn remove_hop_by_hop(h: &mut HeaderMap) -> Option<HeaderValue> {
+pub(crate) fn remove_hop_by_hop(h: &mut HeaderMap) -> Option<HeaderValue> {
     let mut upgrade_requested = false;
     let named: Vec<HeaderName> = h
         .get_all(header::CONNECTION)
@@ -60,7 +60,7 @@ pub fn remove_hop_by_hop(h: &mut HeaderMap) -> Option<HeaderValue> {
 
 /// Parses one element of an X-Forwarded-For list: `1.2.3.4`, `1.2.3.4:5678`, `::1`,
 /// `[::1]:443`, optionally quoted. `unknown` and obfuscated identifiers give `None`.
-pub fn parse_xff_element(s: &str) -> Option<IpAddr> {
+pub(crate) fn parse_xff_element(s: &str) -> Option<IpAddr> {
     let s = s.trim().trim_matches('"');
     if let Ok(ip) = s.parse::<IpAddr>() {
         return Some(ip.to_canonical());
@@ -76,7 +76,7 @@ pub fn parse_xff_element(s: &str) -> Option<IpAddr> {
 
 /// What the gateway tells the upstream about the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientAddress {
+pub(crate) struct ClientAddress {
     /// The X-Forwarded-For value to send.
     pub forwarded_for: String,
     /// The client: the rightmost address of the chain that is not a trusted proxy.
@@ -85,7 +85,7 @@ pub struct ClientAddress {
     pub peer_trusted: bool,
 }
 
-pub fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
+pub(crate) fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
     let ip = ip.to_canonical();
     trusted.iter().any(|n| n.contains(&ip))
 }
@@ -96,7 +96,7 @@ pub fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
 /// alone, so a browser cannot spoof its address. From a trusted peer, the peer is appended to
 /// the chain it sent, and the client is found by walking the chain from the right past trusted
 /// proxies; an unparsable element stops the walk (the last trusted hop is then the client).
-pub fn client_address(peer: IpAddr, trusted: &[IpNet], h: &HeaderMap) -> ClientAddress {
+pub(crate) fn client_address(peer: IpAddr, trusted: &[IpNet], h: &HeaderMap) -> ClientAddress {
     let peer = peer.to_canonical();
     if !is_trusted(peer, trusted) {
         return ClientAddress {
@@ -140,7 +140,7 @@ pub fn client_address(peer: IpAddr, trusted: &[IpNet], h: &HeaderMap) -> ClientA
 /// Sets X-Forwarded-For, X-Real-IP, X-Forwarded-Proto and X-Forwarded-Host on a request
 /// going upstream. `proto` is the scheme the gateway received the request on, `host` the
 /// authority the client addressed. Proto and Host are kept from a trusted peer when valid.
-pub fn set_forwarded(
+pub(crate) fn set_forwarded(
     h: &mut HeaderMap,
     client: &ClientAddress,
     proto: &'static str,
@@ -171,7 +171,7 @@ pub fn set_forwarded(
 }
 
 /// A request id from the client is kept when it is short printable ASCII; else `None`.
-pub fn valid_request_id(v: &HeaderValue) -> bool {
+pub(crate) fn valid_request_id(v: &HeaderValue) -> bool {
     let b = v.as_bytes();
     !b.is_empty() && b.len() <= 128 && b.iter().all(|c| c.is_ascii_graphic())
 }

@@ -19,9 +19,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Default cap on tracked source addresses.
-pub const DEFAULT_CAPACITY: usize = 65_536;
+pub(super) const DEFAULT_CAPACITY: usize = 65_536;
 /// Least time between two full scans for refilled buckets.
-pub const PRUNE_INTERVAL: Duration = Duration::from_secs(1);
+pub(super) const PRUNE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A token bucket per source address, behind one mutex (the critical section is a map lookup).
 #[derive(Debug)]

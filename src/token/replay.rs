@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use sha2::{Digest, Sha256};
 
 /// Default cap on remembered tokens.
-pub const DEFAULT_CAPACITY: usize = 100_000;
+pub(super) const DEFAULT_CAPACITY: usize = 100_000;
 
 type Key = [u8; 32];
 

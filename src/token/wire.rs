@@ -27,7 +27,7 @@ pub(super) struct ValidateRequest {
 }
 
 impl ValidateRequest {
-    pub fn identity(&self) -> Identity<'_> {
+    pub(super) fn identity(&self) -> Identity<'_> {
         Identity {
             user_id: &self.user_id,
             user_name: &self.user_name,
@@ -50,7 +50,7 @@ pub(super) struct MintRequest {
 
 impl MintRequest {
     /// The identity, once every field is non-empty.
-    pub fn identity(&self) -> Result<Identity<'_>, MintError> {
+    pub(super) fn identity(&self) -> Result<Identity<'_>, MintError> {
         for (field, value) in [
             ("userId", &self.user_id),
             ("userName", &self.user_name),
