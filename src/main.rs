@@ -1,7 +1,7 @@
 //! The `cec-gateway` command: parse the command line, load the configuration, set up logging,
 //! bind, run until SIGTERM or ctrl-c, and turn the outcome into an exit code.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use cec_gateway::config::Config;
@@ -111,7 +111,7 @@ async fn cli_main(cli: Cli) -> Result<(), String> {
     let file = cli.config.display().to_string();
     let load = || Config::load(&cli.config).map_err(|e| e.to_string());
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(load()?).await,
+        Command::Serve => serve(load()?, &cli.config).await,
         Command::Check { probe } => {
             let config = load()?;
             print!("{}", cec_gateway::check::summary(&config, &file));
@@ -146,13 +146,61 @@ async fn cli_main(cli: Cli) -> Result<(), String> {
     }
 }
 
-async fn serve(config: Config) -> Result<(), String> {
+/// `serve`: run until SIGTERM or ctrl-c; reload on SIGHUP (and on file changes with
+/// `server.watch_config`).
+async fn serve(config: Config, path: &Path) -> Result<(), String> {
+    // Before anything else: from here on a SIGHUP reloads instead of ending the process.
+    let hangups = hangups();
+    let watch = config.server.watch_config;
     let listeners = cec_gateway::Listeners::bind(&config.server)
         .await
         .map_err(|e| e.to_string())?;
-    cec_gateway::run(config, listeners, shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())
+    let server = cec_gateway::Server::start(config, listeners).map_err(|e| e.to_string())?;
+    let reloads = reload_on_demand(server.reloader(), path.to_owned(), hangups, watch);
+    tokio::select! {
+        result = server.run_until(shutdown_signal()) => result.map_err(|e| e.to_string()),
+        never = reloads => match never {},
+    }
+}
+
+/// SIGHUP as a stream; `None` where it cannot be had (the process then keeps the default
+/// action, which the log says).
+fn hangups() -> Option<tokio::signal::unix::Signal> {
+    use tokio::signal::unix::{SignalKind, signal};
+    signal(SignalKind::hangup())
+        .inspect_err(|e| tracing::error!(error = %e, "cannot listen for SIGHUP: reload is off"))
+        .ok()
+}
+
+/// Reloads the configuration file on each SIGHUP or (with `watch`) change of the file, one
+/// reload at a time: signals that arrive during a reload become one more reload after it.
+async fn reload_on_demand(
+    reloader: cec_gateway::Reloader,
+    path: PathBuf,
+    mut hangups: Option<tokio::signal::unix::Signal>,
+    watch: bool,
+) -> std::convert::Infallible {
+    let mut watcher = watch
+        .then(|| cec_gateway::watch::ConfigWatch::new(&path))
+        .transpose()
+        .inspect_err(|e| tracing::error!(error = %e, "server.watch_config: not watching"))
+        .ok()
+        .flatten();
+    loop {
+        let trigger = tokio::select! {
+            Some(()) = async { hangups.as_mut()?.recv().await } => "SIGHUP",
+            () = async {
+                match watcher.as_mut() {
+                    Some(w) => w.changed().await,
+                    None => std::future::pending().await,
+                }
+            } => "configuration file changed",
+        };
+        tracing::info!(trigger, file = %path.display(), "reloading the configuration");
+        if let Err(e) = reloader.reload_with(|| Config::load(&path)).await {
+            tracing::error!(error = %e, "reload refused; the running configuration stays in service");
+        }
+    }
 }
 
 /// `check --probe`: one line per upstream; an error when any of them failed.

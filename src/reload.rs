@@ -52,7 +52,7 @@ impl Reloader {
     /// Loads a configuration with `load` (for SIGHUP: the file again, with its secrets), then
     /// validates, builds and swaps it in on every worker. When this returns `Ok`, the next
     /// connection and the next request on every worker use it. Either way the outcome is
-    /// logged and counted; a refusal leaves the running configuration in service.
+    /// counted; a refusal leaves the running configuration in service (the caller logs why).
     pub async fn reload_with(
         &self,
         load: impl FnOnce() -> Result<Config, ConfigError>,
@@ -68,13 +68,7 @@ impl Reloader {
             )?)
         });
         metrics.config_reloaded(built.is_ok());
-        let generation = match built {
-            Ok(generation) => Arc::new(generation),
-            Err(e) => {
-                tracing::error!(error = %crate::error::ErrorChain(&e), "reload refused; the running configuration stays in service");
-                return Err(e);
-            }
-        };
+        let generation = Arc::new(built?);
         self.0.swapper.swap(&generation).await;
         *current = generation;
         tracing::info!("configuration reloaded");

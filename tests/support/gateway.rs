@@ -2,6 +2,8 @@
 //! to its admin listener.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use cec_gateway::config::Config;
 use http::{Method, Request, StatusCode};
@@ -19,6 +21,10 @@ pub struct Gateway {
     pub http: Option<SocketAddr>,
     pub admin: Option<SocketAddr>,
     pub dir: TempDir,
+    /// Reloads re-read this file (`gateway.toml` in `dir`) with the same environment.
+    pub config_path: PathBuf,
+    env: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    pub reloader: cec_gateway::Reloader,
     stop: Option<oneshot::Sender<()>>,
     pub task: Option<tokio::task::JoinHandle<Result<(), cec_gateway::RunError>>>,
 }
@@ -33,13 +39,18 @@ impl Gateway {
     pub async fn start_with_env(ca: &DemoCa, toml: &str, env: &[(&str, &str)]) -> Self {
         let dir = TempDir::new("gw");
         write_tls_files(ca, &dir);
-        let text = toml.replace("@DIR@", dir.0.to_str().unwrap());
+        let config_path = write(
+            &dir.0,
+            "gateway.toml",
+            &toml.replace("@DIR@", dir.0.to_str().unwrap()),
+        );
         let env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let lookup = move |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        let config = Config::parse(&text, &dir.0.join("gateway.toml"), &lookup)
+        let env: Arc<dyn Fn(&str) -> Option<String> + Send + Sync> =
+            Arc::new(move |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()));
+        let config = Config::load_with_env(&config_path, &*env)
             .unwrap_or_else(|e| panic!("test config: {e}"));
         let listeners = cec_gateway::Listeners::bind(&config.server).await.unwrap();
         let (https, http, admin) = (
@@ -47,8 +58,10 @@ impl Gateway {
             listeners.http_addr(),
             listeners.admin_addr(),
         );
+        let server = cec_gateway::Server::start(config, listeners).unwrap();
+        let reloader = server.reloader();
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(cec_gateway::run(config, listeners, async move {
+        let task = tokio::spawn(server.run_until(async move {
             let _ = rx.await;
         }));
         Self {
@@ -56,9 +69,23 @@ impl Gateway {
             http,
             admin,
             dir,
+            config_path,
+            env,
+            reloader,
             stop: Some(tx),
             task: Some(task),
         }
+    }
+
+    /// Writes `toml` (with `@DIR@` as in [`Gateway::start`]) over the configuration file and
+    /// reloads it, as SIGHUP does.
+    pub async fn reload(&self, toml: &str) -> Result<(), cec_gateway::ReloadError> {
+        let text = toml.replace("@DIR@", self.dir.0.to_str().unwrap());
+        std::fs::write(&self.config_path, text).unwrap();
+        let (path, env) = (self.config_path.clone(), Arc::clone(&self.env));
+        self.reloader
+            .reload_with(move || Config::load_with_env(&path, &*env))
+            .await
     }
 
     pub fn url(&self, path: &str) -> String {
