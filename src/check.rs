@@ -51,6 +51,20 @@ fn listeners(out: &mut String, config: &Config) {
         let _ = writeln!(out, "  admin  {a}  (/healthz /readyz /metrics{tokens})");
     }
     let _ = writeln!(out, "  hostnames {}", s.hostnames.join(", "));
+    if s.proxy_protocol {
+        out.push_str("  PROXY protocol required on the public listeners (from trusted proxies only)\n");
+    }
+    let watch = if s.watch_config {
+        "SIGHUP or a change of the file"
+    } else {
+        "SIGHUP"
+    };
+    let _ = writeln!(
+        out,
+        "  stop: /readyz 503 for {}, then drain for {}; reload on {watch}",
+        humantime::format_duration(s.drain_delay),
+        humantime::format_duration(s.shutdown_grace)
+    );
 }
 
 fn tls(out: &mut String, config: &Config) {

@@ -46,6 +46,7 @@ fn check_prints_a_summary_without_secrets_or_names_the_error() {
         "/service-cloud/          -> cec",
         "channel 123",
         "secret from env CLI_TEST_SECRET",
+        "stop: /readyz 503 for 0s, then drain for 30s; reload on SIGHUP",
     ] {
         assert!(stdout.contains(part), "missing {part:?} in\n{stdout}");
     }
