@@ -52,7 +52,9 @@ fn listeners(out: &mut String, config: &Config) {
     }
     let _ = writeln!(out, "  hostnames {}", s.hostnames.join(", "));
     if s.proxy_protocol {
-        out.push_str("  PROXY protocol required on the public listeners (from trusted proxies only)\n");
+        out.push_str(
+            "  PROXY protocol required on the public listeners (from trusted proxies only)\n",
+        );
     }
     let watch = if s.watch_config {
         "SIGHUP or a change of the file"

@@ -122,3 +122,41 @@ fn keep_fixed(old: &ServerConfig, new: &mut ServerConfig) {
         tracing::warn!(keys = ?kept, "these settings need a restart to change; keeping the running ones");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use super::keep_fixed;
+    use crate::config::Config;
+
+    fn server(extra: &str) -> crate::config::ServerConfig {
+        let text = format!(
+            "[server]\nlisten = \"127.0.0.1:8443\"\n{extra}\n[tls]\ncert = \"c\"\nkey = \"k\"\n[upstreams.cec]\nurl = \"https://cec.example\"\n[[routes]]\nprefix = \"/\"\nupstream = \"cec\"\n"
+        );
+        Config::parse(&text, Path::new("/etc/cec/config.toml"), &|_| None)
+            .expect("test config")
+            .server
+    }
+
+    #[test]
+    fn what_needs_a_restart_is_kept_and_the_rest_changes() {
+        let old = server("workers = 2\nshutdown_grace = \"30s\"");
+        let mut new = server(
+            "workers = 4\nshutdown_grace = \"5s\"\nmax_connections = 5\nheader_read_timeout = \"3s\"\ndrain_delay = \"2s\"",
+        );
+        new.listen = "127.0.0.1:9443".parse().expect("addr");
+        keep_fixed(&old, &mut new);
+        assert_eq!(new.listen, old.listen);
+        assert_eq!(new.workers, 2);
+        assert_eq!(new.shutdown_grace, Duration::from_secs(30));
+        assert_eq!(new.max_connections, old.max_connections);
+        assert_eq!(
+            new.header_read_timeout,
+            Duration::from_secs(3),
+            "reloadable"
+        );
+        assert_eq!(new.drain_delay, Duration::from_secs(2), "reloadable");
+    }
+}

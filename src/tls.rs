@@ -175,12 +175,17 @@ impl ServedCert {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        let left = not_after - now;
-        if left < EXPIRY_WARNING.as_secs() as i64 {
-            let days = left.div_euclid(24 * 3600);
+        if let Some(days) = days_left_if_soon(not_after, now) {
             tracing::warn!(cert = %path.display(), days_left = days, not_after, "the served certificate expires soon: renew it and reload");
         }
     }
+}
+
+/// Whole days left (negative once expired) when `not_after` is within [`EXPIRY_WARNING`] of
+/// `now` (both in seconds since the epoch); `None` when it is further away.
+fn days_left_if_soon(not_after: i64, now: i64) -> Option<i64> {
+    let left = not_after - now;
+    (left < EXPIRY_WARNING.as_secs() as i64).then(|| left.div_euclid(24 * 3600))
 }
 
 /// Loads the served pair, builds its rustls configuration, and reads the leaf's expiry.
@@ -206,6 +211,16 @@ pub(crate) fn not_after(cert: &CertificateDer<'_>) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_certificate_within_14_days_of_expiry_is_soon() {
+        let day = 24 * 3600;
+        assert_eq!(days_left_if_soon(100 * day, 0), None);
+        assert_eq!(days_left_if_soon(14 * day, 0), None);
+        assert_eq!(days_left_if_soon(14 * day - 1, 0), Some(13));
+        assert_eq!(days_left_if_soon(day / 2, 0), Some(0));
+        assert_eq!(days_left_if_soon(0, day), Some(-1), "expired a day ago");
+    }
 
     #[test]
     fn generates_a_pair_with_a_private_key_file() {

@@ -224,6 +224,17 @@ async fn a_renewed_certificate_reaches_the_next_handshake_while_an_old_connectio
         old_cert, new_cert,
         "the next handshake gets the renewed certificate"
     );
+    let text = metrics(&gw).await;
+    let not_after: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("cec_gateway_tls_cert_not_after_timestamp_seconds "))
+        .expect("the certificate expiry gauge")
+        .parse()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    assert!(not_after > now.as_secs_f64(), "{not_after}");
 
     let again = sender
         .send_request(request("/service-cloud/2"))
