@@ -15,6 +15,9 @@ use tokio::sync::oneshot;
 
 use super::{DemoCa, LOCAL_NAMES, TempDir, TestBody, body, write};
 
+/// Where the test gateway looks up `*_env` secrets, at start and at every reload.
+type Env = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// A gateway running in this process.
 pub struct Gateway {
     pub https: SocketAddr,
@@ -23,7 +26,7 @@ pub struct Gateway {
     pub dir: TempDir,
     /// Reloads re-read this file (`gateway.toml` in `dir`) with the same environment.
     pub config_path: PathBuf,
-    env: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    env: Env,
     pub reloader: cec_gateway::Reloader,
     stop: Option<oneshot::Sender<()>>,
     pub task: Option<tokio::task::JoinHandle<Result<(), cec_gateway::RunError>>>,
@@ -48,7 +51,7 @@ impl Gateway {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let env: Arc<dyn Fn(&str) -> Option<String> + Send + Sync> =
+        let env: Env =
             Arc::new(move |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()));
         let config = Config::load_with_env(&config_path, &*env)
             .unwrap_or_else(|e| panic!("test config: {e}"));
