@@ -174,6 +174,8 @@ fn hangups() -> Option<tokio::signal::unix::Signal> {
 
 /// Reloads the configuration file on each SIGHUP or (with `watch`) change of the file, one
 /// reload at a time: signals that arrive during a reload become one more reload after it.
+// A configuration error happens once per reload; its size does not matter.
+#[allow(clippy::result_large_err)]
 async fn reload_on_demand(
     reloader: cec_gateway::Reloader,
     path: PathBuf,

@@ -82,6 +82,7 @@ impl Gateway {
 
     /// Writes `toml` (with `@DIR@` as in [`Gateway::start`]) over the configuration file and
     /// reloads it, as SIGHUP does.
+    #[allow(clippy::result_large_err)] // a config error, once per reload
     pub async fn reload(&self, toml: &str) -> Result<(), cec_gateway::ReloadError> {
         let text = toml.replace("@DIR@", self.dir.0.to_str().unwrap());
         std::fs::write(&self.config_path, text).unwrap();
