@@ -109,6 +109,15 @@ impl Default for Metrics {
     }
 }
 
+/// Reload counters, with both results present from the start (at 0).
+fn reload_results() -> Family<ResultLabel, Counter> {
+    let family = Family::<ResultLabel, Counter>::default();
+    for result in ["ok", "refused"] {
+        drop(family.get_or_create(&ResultLabel { result }));
+    }
+    family
+}
+
 /// Registers `metric` under `name` and returns it (the registry keeps a clone).
 fn register<M>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M
 where
@@ -121,10 +130,6 @@ where
 impl Metrics {
     pub(crate) fn new() -> Self {
         let mut r = Registry::with_prefix("cec_gateway");
-        let config_reloads = Family::<ResultLabel, Counter>::default();
-        for result in ["ok", "refused"] {
-            drop(config_reloads.get_or_create(&ResultLabel { result }));
-        }
         Self {
             requests: register(
                 &mut r,
@@ -184,7 +189,7 @@ impl Metrics {
                 &mut r,
                 "config_reloads",
                 "Configuration reloads, by result (ok, refused)",
-                config_reloads,
+                reload_results(),
             ),
             config_last_reload_success: register(
                 &mut r,

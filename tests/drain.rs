@@ -98,13 +98,7 @@ async fn a_websocket_open_at_shutdown_keeps_working_during_the_grace() {
     let up = MockUpstream::ok(&ca).await;
     // No drain_delay: the listeners close at once, then shutdown_grace (5 s) runs.
     let mut gw = Gateway::start(&ca, &base_config(&up.url())).await;
-    let tcp = tokio::net::TcpStream::connect(gw.https).await.unwrap();
-    let tls = tls_connector(&ca)
-        .connect("localhost".try_into().unwrap(), tcp)
-        .await
-        .unwrap();
-    let url = format!("wss://localhost:{}/service-cloud/ws", gw.https.port());
-    let (mut ws, resp) = tokio_tungstenite::client_async(url, tls).await.unwrap();
+    let (mut ws, resp) = websocket(&ca, gw.https, "/service-cloud/ws").await;
     assert_eq!(resp.status(), StatusCode::SWITCHING_PROTOCOLS);
     let mut echo = async |text: &str| {
         ws.send(Message::text(text)).await.unwrap();

@@ -50,18 +50,7 @@ async fn websocket_echo_through_the_gateway() {
     let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let gw = Gateway::start(&ca, &base_config(&up.url())).await;
-    let tcp = tokio::net::TcpStream::connect(gw.https).await.unwrap();
-    let connector = tls_connector(&ca);
-    let tls = connector
-        .connect("localhost".try_into().unwrap(), tcp)
-        .await
-        .unwrap();
-    let (mut ws, resp) = tokio_tungstenite::client_async(
-        format!("wss://localhost:{}/service-cloud/ws", gw.https.port()),
-        tls,
-    )
-    .await
-    .unwrap();
+    let (mut ws, resp) = websocket(&ca, gw.https, "/service-cloud/ws").await;
     assert_eq!(resp.status(), StatusCode::SWITCHING_PROTOCOLS);
     for text in ["hello", "second message", "日本語"] {
         ws.send(Message::text(text)).await.unwrap();

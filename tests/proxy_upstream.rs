@@ -88,17 +88,7 @@ async fn a_slow_chunked_response_arrives_chunk_by_chunk() {
     })
     .await;
     let gw = Gateway::start(&ca, &base_config(&up.url())).await;
-    let c = client(&ca, false);
-    let resp = c
-        .request(
-            Request::get(gw.url("/service-cloud/stream"))
-                .body(body(""))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let mut b = resp.into_body();
+    let mut b = open_stream(&client(&ca, false), &gw.url("/service-cloud/stream")).await;
     // The first chunk reaches the client while the upstream is still holding the second.
     let first = tokio::time::timeout(Duration::from_secs(5), b.frame())
         .await

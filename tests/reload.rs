@@ -178,11 +178,7 @@ async fn a_rotated_channel_secret_signs_the_next_request() {
 
 /// The leaf certificate a fresh TLS connection to `gw` is served.
 async fn served_cert(ca: &DemoCa, gw: &Gateway) -> Vec<u8> {
-    let tcp = tokio::net::TcpStream::connect(gw.https).await.unwrap();
-    let tls = tls_connector(ca)
-        .connect("localhost".try_into().unwrap(), tcp)
-        .await
-        .unwrap();
+    let tls = tls_to(ca, gw.https).await;
     tls.get_ref().1.peer_certificates().unwrap()[0].to_vec()
 }
 
@@ -194,11 +190,7 @@ async fn a_renewed_certificate_reaches_the_next_handshake_while_an_old_connectio
     let old_cert = served_cert(&ca, &gw).await;
 
     // An HTTP/1.1 connection opened before the renewal, kept open across it.
-    let tcp = tokio::net::TcpStream::connect(gw.https).await.unwrap();
-    let tls = tls_connector(&ca)
-        .connect("localhost".try_into().unwrap(), tcp)
-        .await
-        .unwrap();
+    let tls = tls_to(&ca, gw.https).await;
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
             .await
@@ -268,23 +260,8 @@ async fn a_websocket_session_and_a_slow_stream_survive_twenty_reloads() {
     let config = base_config(&up.url());
     let gw = Gateway::start(&ca, &config).await;
 
-    let tcp = tokio::net::TcpStream::connect(gw.https).await.unwrap();
-    let tls = tls_connector(&ca)
-        .connect("localhost".try_into().unwrap(), tcp)
-        .await
-        .unwrap();
-    let url = format!("wss://localhost:{}/service-cloud/ws", gw.https.port());
-    let (mut ws, _) = tokio_tungstenite::client_async(url, tls).await.unwrap();
-    let stream = client(&ca, false)
-        .request(
-            Request::get(gw.url("/service-cloud/stream"))
-                .body(body(""))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(stream.status(), StatusCode::OK);
-    let mut stream = stream.into_body();
+    let (mut ws, _) = websocket(&ca, gw.https, "/service-cloud/ws").await;
+    let mut stream = open_stream(&client(&ca, false), &gw.url("/service-cloud/stream")).await;
     let mut received = String::new();
     let mut next_chunk = async || {
         let frame = tokio::time::timeout(Duration::from_secs(5), stream.frame())

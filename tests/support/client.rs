@@ -64,6 +64,43 @@ pub fn tls_connector(ca: &DemoCa) -> tokio_rustls::TlsConnector {
     tokio_rustls::TlsConnector::from(Arc::new(config))
 }
 
+/// A TLS connection to `addr` (as `localhost`, ALPN http/1.1) trusting `ca`.
+pub async fn tls_to(
+    ca: &DemoCa,
+    addr: std::net::SocketAddr,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tls_connector(ca)
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .unwrap()
+}
+
+/// A WebSocket client on `wss://localhost:<port of addr><path>`, and the handshake's answer.
+pub async fn websocket(
+    ca: &DemoCa,
+    addr: std::net::SocketAddr,
+    path: &str,
+) -> (
+    tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
+    tokio_tungstenite::tungstenite::handshake::client::Response,
+) {
+    let url = format!("wss://localhost:{}{path}", addr.port());
+    tokio_tungstenite::client_async(url, tls_to(ca, addr).await)
+        .await
+        .unwrap()
+}
+
+/// A GET whose response body is left to read frame by frame; the status must be 200.
+pub async fn open_stream(client: &HttpsClient, url: &str) -> hyper::body::Incoming {
+    let resp = client
+        .request(Request::get(url).body(body("")).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.into_body()
+}
+
 /// A collected response.
 #[derive(Debug)]
 pub struct Got {
