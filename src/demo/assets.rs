@@ -3,18 +3,18 @@
 //! `"__CEC_NAME__"`, is replaced by a JSON string that is also safe inside `<script>`.
 
 /// The enterprise sample page (the vendor's Authorization-mode `index.html`, without secret).
-pub const INDEX_HTML: &str = include_str!("assets/index.html");
+pub(crate) const INDEX_HTML: &str = include_str!("assets/index.html");
 /// The mock CEC's chat widget, answered to a verified `newThirdPartyClient.js` POST.
-pub const WIDGET_JS: &str = include_str!("assets/widget.js");
+pub(crate) const WIDGET_JS: &str = include_str!("assets/widget.js");
 /// The mock CEC's Token-mode loader stub (`thirdPartyClient.js`).
 pub const TOKEN_LOADER_JS: &str = include_str!("assets/thirdPartyClient.js");
 /// Co-browsing stand-ins.
-pub const COBROWSE_JS: &str = include_str!("assets/cobrowse.js");
-pub const COBROWSE_COMMON_JS: &str = include_str!("assets/cobrowseCommon.js");
+pub(crate) const COBROWSE_JS: &str = include_str!("assets/cobrowse.js");
+pub(crate) const COBROWSE_COMMON_JS: &str = include_str!("assets/cobrowseCommon.js");
 
 /// `template` with each `"__CEC_<NAME>__"` literal replaced by its value as a script-safe
 /// string, in one pass (a value that looks like a placeholder stays as it is).
-pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
+pub(crate) fn fill(template: &str, values: &[(&str, &str)]) -> String {
     const OPEN: &str = "\"__CEC_";
     const CLOSE: &str = "__\"";
     let mut out = String::with_capacity(template.len());
@@ -44,7 +44,7 @@ pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
 
 /// `s` as a JavaScript string literal (JSON), with `<`, `>`, `&` and the two line separators
 /// escaped, so that no value can close a `<script>` element or break out of the literal.
-pub fn js_string(s: &str) -> String {
+fn js_string(s: &str) -> String {
     serde_json::Value::from(s)
         .to_string()
         .replace('<', "\\u003c")

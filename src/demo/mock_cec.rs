@@ -29,17 +29,17 @@ pub const CLIENT_JS_PATH: &str = "/service-cloud/webclient/chat_client/js/newThi
 pub const TOKEN_LOADER_PATH: &str = "/service-cloud/webclient/chat_client/js/thirdPartyClient.js";
 /// The mock's stand-in for the chat itself: echoes the text it is sent.
 pub const ECHO_PATH: &str = "/service-cloud/webclient/chat/echo";
-pub const COBROWSE_PATH: &str = "/service-cloud/resource.root/cobrowse/sdk/cobrowse.js";
-pub const COBROWSE_COMMON_PATH: &str = "/service-cloud/webclient/chat_client/js/cobrowseCommon.js";
+const COBROWSE_PATH: &str = "/service-cloud/resource.root/cobrowse/sdk/cobrowse.js";
+const COBROWSE_COMMON_PATH: &str = "/service-cloud/webclient/chat_client/js/cobrowseCommon.js";
 /// The session cookie the CEC sets with the widget.
-pub const TOKEN_COOKIE: &str = "ccmessaging-token";
+const TOKEN_COOKIE: &str = "ccmessaging-token";
 /// The CEC's answer to a bad signature (the vendor sample shows it in an alert).
-pub const UNAUTHORIZED_BODY: &str = "unauthorized,validate failed";
+const UNAUTHORIZED_BODY: &str = "unauthorized,validate failed";
 
 /// Largest `newThirdPartyClient.js` body the mock reads.
-pub const MAX_CLIENT_BODY: usize = 64 << 10;
+const MAX_CLIENT_BODY: usize = 64 << 10;
 /// Largest chat message the mock echoes.
-pub const MAX_ECHO_BODY: usize = 4 << 10;
+const MAX_ECHO_BODY: usize = 4 << 10;
 /// How many issued tokens the mock remembers (oldest forgotten first).
 const MAX_TOKENS: usize = 1024;
 
@@ -68,7 +68,7 @@ impl MockCec {
     }
 
     /// Serves this mock over TLS on `listener` until `stop` flips.
-    pub async fn serve(
+    pub(crate) async fn serve(
         self: Arc<Self>,
         listener: TcpListener,
         tls: Arc<ServerConfig>,
@@ -81,7 +81,7 @@ impl MockCec {
         serve(listener, Some(tls), handler, stop).await;
     }
 
-    /// Answers one request. Reads at most [`MAX_CLIENT_BODY`] of any body.
+    /// Answers one request. Reads at most `MAX_CLIENT_BODY` (64 KiB) of any body.
     pub async fn handle<B>(&self, req: Request<B>) -> Response<Body>
     where
         B: hyper::body::Body,
@@ -255,7 +255,7 @@ pub fn addressed_host(uri: &Uri, headers: &HeaderMap) -> Option<String> {
 }
 
 /// Every value of cookie `name` in the request's `Cookie` headers.
-pub fn cookie_values(headers: &HeaderMap, name: &str) -> Vec<String> {
+fn cookie_values(headers: &HeaderMap, name: &str) -> Vec<String> {
     headers
         .get_all(COOKIE)
         .iter()

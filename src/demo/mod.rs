@@ -18,7 +18,7 @@ mod banner;
 pub mod gateway_config;
 pub mod mock_cec;
 pub mod pki;
-pub mod serve;
+pub(crate) mod serve;
 pub mod site;
 pub mod verify;
 
@@ -108,9 +108,9 @@ pub struct DemoHandle {
     /// The cross-origin page, `https://localhost:<port>/?gateway=<gateway_url>`, if asked for.
     pub page_url: Option<String>,
     /// The gateway's admin listener (`/healthz`, `/metrics`), if it has one.
-    pub admin_url: Option<String>,
+    admin_url: Option<String>,
     /// The mock CEC (it only answers signed requests, and only from the gateway).
-    pub mock_cec_url: String,
+    mock_cec_url: String,
     /// Origins the gateway allows by CORS, as configured.
     pub cors_origins: Vec<String>,
     /// Absolute state directory.
@@ -122,11 +122,6 @@ pub struct DemoHandle {
 }
 
 impl DemoHandle {
-    /// Stops everything now, as if the shutdown future had completed.
-    pub fn stop(&self) {
-        self.stop.send_replace(true);
-    }
-
     /// Waits until the gateway and the demo servers have stopped. If the gateway stops by
     /// itself (an error), the demo servers are stopped too.
     pub async fn wait(self) -> Result<(), DemoError> {

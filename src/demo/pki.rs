@@ -75,7 +75,8 @@ impl DemoCa {
     }
 
     /// The CA certificate, DER, for a `RootCertStore`.
-    pub fn cert_der(&self) -> &CertificateDer<'static> {
+    #[cfg(test)]
+    fn cert_der(&self) -> &CertificateDer<'static> {
         &self.cert_der
     }
 
@@ -143,7 +144,7 @@ impl ServerCert {
 
     /// A TLS server configuration (`crate::tls::server_config_with_alpn`) for this
     /// certificate, offering `alpn`.
-    pub fn server_config(&self, alpn: &[&[u8]]) -> Result<Arc<ServerConfig>, PkiError> {
+    pub(crate) fn server_config(&self, alpn: &[&[u8]]) -> Result<Arc<ServerConfig>, PkiError> {
         let key = PrivateKeyDer::Pkcs8(self.key.clone_key());
         server_config_with_alpn(self.chain.clone(), key, alpn).map_err(PkiError::Tls)
     }

@@ -21,14 +21,14 @@ pub(crate) use crate::accept::stopped;
 use crate::transport::{handshake, http_builder, serve_http};
 
 /// The response body every demo server answers with.
-pub type Body = Full<Bytes>;
+pub(crate) type Body = Full<Bytes>;
 
 /// TLS handshake deadline for a demo connection.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// HTTP/1 request-header deadline for a demo connection.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long in-flight demo requests may take to finish once the demo stops.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 /// Connections one demo server serves at once.
 const MAX_CONNECTIONS: usize = 256;
 /// HTTP/2 streams per demo connection.
@@ -36,7 +36,7 @@ const MAX_STREAMS: u32 = 64;
 
 /// Serves `handler` on `listener` (over TLS when `tls` is given) until `stop` flips, then lets
 /// open connections finish for up to [`DRAIN_TIMEOUT`].
-pub async fn serve<H, Fut>(
+pub(crate) async fn serve<H, Fut>(
     listener: TcpListener,
     tls: Option<Arc<ServerConfig>>,
     handler: H,

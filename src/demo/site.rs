@@ -27,7 +27,7 @@ pub const CHANNEL_CONFIG_ID: &str = "817854979183314945";
 
 /// The sample page, rendered once with the constants above.
 #[derive(Clone)]
-pub struct Site {
+pub(crate) struct Site {
     index: Bytes,
 }
 
@@ -38,7 +38,7 @@ impl Default for Site {
 }
 
 impl Site {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let index = assets::fill(
             assets::INDEX_HTML,
             &[
@@ -54,12 +54,13 @@ impl Site {
     }
 
     /// The rendered `index.html`.
-    pub fn index_html(&self) -> &[u8] {
+    #[cfg(test)]
+    fn index_html(&self) -> &[u8] {
         &self.index
     }
 
     /// Serves the page on `listener` (over TLS when `tls` is given) until `stop` flips.
-    pub async fn serve(
+    pub(crate) async fn serve(
         self,
         listener: TcpListener,
         tls: Option<Arc<ServerConfig>>,
@@ -73,7 +74,7 @@ impl Site {
     }
 
     /// `GET`/`HEAD` `/` or `/index.html` → the page; other paths 404, other methods 405.
-    pub fn handle<B>(&self, req: &Request<B>) -> Response<Body> {
+    pub(crate) fn handle<B>(&self, req: &Request<B>) -> Response<Body> {
         let head = req.method() == Method::HEAD;
         if !head && req.method() != Method::GET {
             return plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");

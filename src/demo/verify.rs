@@ -26,15 +26,15 @@ use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 use crate::secret::SecretKey;
 
 /// The only algorithm this verifier knows.
-pub const ALGORITHM: &str = "auth-v2";
+const ALGORITHM: &str = "auth-v2";
 /// The signed headers the spec pins, in their canonical order.
-pub const SIGNED_HEADERS: &str = "content-length;content-type";
+pub(crate) const SIGNED_HEADERS: &str = "content-length;content-type";
 /// The content type that is signed (not necessarily the one sent).
-pub const SIGNED_CONTENT_TYPE: &str = "application/json;charset=UTF-8";
+const SIGNED_CONTENT_TYPE: &str = "application/json;charset=UTF-8";
 /// The body field that carries the signature.
-pub const AUTHORIZATION_FIELD: &str = "thirdPartAuthorization";
+const AUTHORIZATION_FIELD: &str = "thirdPartAuthorization";
 /// How far the signature's timestamp may be from the verifier's clock, either way, by default.
-pub const MAX_SKEW: Duration = Duration::from_secs(5 * 60);
+const MAX_SKEW: Duration = Duration::from_secs(5 * 60);
 
 /// Channel secrets by `channelConfigId`.
 pub type Channels = HashMap<String, SecretKey>;
@@ -50,7 +50,7 @@ pub struct SignedFields<'a> {
 
 impl<'a> SignedFields<'a> {
     /// The four fields of a `thirdUserData` JSON body; each must be a string.
-    pub fn from_json(body: &'a Value) -> Result<Self, VerifyError> {
+    pub(crate) fn from_json(body: &'a Value) -> Result<Self, VerifyError> {
         Ok(Self {
             third_user_name: string_field(body, "thirdUserName")?,
             third_user_id: string_field(body, "thirdUserId")?,
@@ -61,7 +61,7 @@ impl<'a> SignedFields<'a> {
 }
 
 /// The body's `thirdPartAuthorization`, which must be a string.
-pub fn authorization_field(body: &Value) -> Result<&str, VerifyError> {
+pub(crate) fn authorization_field(body: &Value) -> Result<&str, VerifyError> {
     string_field(body, AUTHORIZATION_FIELD)
 }
 
@@ -76,7 +76,7 @@ fn string_field<'a>(body: &'a Value, name: &'static str) -> Result<&'a str, Veri
 pub enum Shape {
     /// Not five `/`-separated parts (how many there are).
     Segments(usize),
-    /// Another algorithm than [`ALGORITHM`].
+    /// Another algorithm than `auth-v2` (`ALGORITHM`).
     Algorithm(String),
     /// No channel between the slashes.
     EmptyChannel,
@@ -112,7 +112,7 @@ pub struct Verifier {
 }
 
 impl Verifier {
-    /// A verifier for `channels` (config_id → secret) with the window [`MAX_SKEW`].
+    /// A verifier for `channels` (config_id → secret) with the window `MAX_SKEW` (5 minutes).
     pub fn new(channels: Channels) -> Self {
         Self {
             channels,
@@ -250,7 +250,7 @@ fn canonical_request(method: &str, uri: &str, fields: &SignedFields<'_>) -> Stri
 }
 
 /// The compact JSON of the four signed fields, in the spec's order.
-pub fn payload(f: &SignedFields<'_>) -> String {
+pub(crate) fn payload(f: &SignedFields<'_>) -> String {
     format!(
         r#"{{"thirdUserName":{},"thirdUserId":{},"tenantSpaceId":{},"channelConfigId":{}}}"#,
         json_string(f.third_user_name),
@@ -283,7 +283,7 @@ fn json_string(s: &str) -> String {
 }
 
 /// Percent-encodes every UTF-8 byte except `A-Z a-z 0-9 - . _ ~`, as `%XX` with upper-case hex.
-pub fn normalize(s: &str) -> String {
+pub(crate) fn normalize(s: &str) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
@@ -327,7 +327,7 @@ fn lower_hex(bytes: &[u8]) -> String {
 }
 
 /// `yyyy-MM-ddTHH:mm:ss.SSSZ`, exactly (24 ASCII bytes, real calendar date), as UTC.
-pub fn parse_timestamp(s: &str) -> Option<OffsetDateTime> {
+fn parse_timestamp(s: &str) -> Option<OffsetDateTime> {
     let b = s.as_bytes();
     let shape_ok = b.len() == 24
         && b[4] == b'-'
