@@ -2,12 +2,12 @@
 //! what happened. For each upstream: resolve its host, connect within `connect_timeout`, and
 //! for HTTPS complete the TLS handshake with the trust that `crate::upstream` builds (webpki
 //! roots plus the upstream's optional `ca`, SNI = the upstream's host, ALPN `http/1.1`). The
-//! outcome is a typed [`Probe`]; [`line()`] and [`report`] turn probes into text without I/O, so
+//! outcome is a typed [`Probe`]; `line` and [`report`] turn probes into text without I/O, so
 //! the format and the failure classification are table-tested (`probe/tests.rs`).
 //!
 //! A failure is one of: DNS, refused, timeout, another connect error, a certificate problem
 //! (unknown issuer, expired, name mismatch, ...), another TLS error, or an unreadable `ca`. A
-//! certificate that expires within [`EXPIRY_WARNING`] is a warning, not a failure.
+//! certificate that expires within `EXPIRY_WARNING` (14 days) is a warning, not a failure.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -28,57 +28,56 @@ mod format;
 mod tests;
 mod trust;
 
-pub use classify::{classify_connect, classify_handshake};
+use classify::{classify_connect, classify_handshake};
+pub use format::report;
 use format::{join, leaf_text};
-pub use format::{line, report};
-pub use trust::parse_leaf;
 use trust::{Recorder, client_config};
 
 /// A certificate whose `notAfter` is closer than this is reported as a warning.
-pub const EXPIRY_WARNING: Duration = Duration::from_secs(14 * 24 * 3600);
+const EXPIRY_WARNING: Duration = Duration::from_secs(14 * 24 * 3600);
 
 /// What probing one upstream found.
 #[derive(Debug)]
 pub struct Probe {
-    pub upstream: String,
+    upstream: String,
     /// `scheme://host[:port]`.
-    pub url: String,
+    url: String,
     /// What the host resolved to, in resolver order (empty when resolution failed).
-    pub addresses: Vec<IpAddr>,
-    pub outcome: Result<Reached, Failure>,
+    addresses: Vec<IpAddr>,
+    outcome: Result<Reached, Failure>,
 }
 
 /// A successful probe.
 #[derive(Debug)]
-pub struct Reached {
+struct Reached {
     /// The address the connection was made to.
-    pub peer: SocketAddr,
+    peer: SocketAddr,
     /// TCP connect time.
-    pub connect: Duration,
+    connect: Duration,
     /// `None` for a plain `http://` upstream.
-    pub tls: Option<TlsSession>,
+    tls: Option<TlsSession>,
 }
 
 #[derive(Debug)]
-pub struct TlsSession {
+struct TlsSession {
     /// `TLSv1.2` or `TLSv1.3`.
-    pub version: &'static str,
+    version: &'static str,
     /// The server's leaf certificate (`None` if it could not be parsed).
-    pub leaf: Option<Leaf>,
+    leaf: Option<Leaf>,
     /// TLS handshake time (after the TCP connect).
-    pub handshake: Duration,
+    handshake: Duration,
 }
 
 /// The parts of the server's leaf certificate worth printing.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Leaf {
-    pub subject: String,
-    pub issuer: String,
-    pub not_after: OffsetDateTime,
+struct Leaf {
+    subject: String,
+    issuer: String,
+    not_after: OffsetDateTime,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
+enum Stage {
     Dns,
     Tcp,
     Tls,
@@ -86,7 +85,7 @@ pub enum Stage {
 
 /// Why an upstream could not be reached.
 #[derive(Debug, thiserror::Error)]
-pub enum Failure {
+enum Failure {
     #[error("DNS: cannot resolve {host}: {source}")]
     Dns {
         host: String,
@@ -127,7 +126,7 @@ pub enum Failure {
 
 /// What was wrong with the server's certificate.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum CertProblem {
+enum CertProblem {
     #[error("unknown issuer")]
     UnknownIssuer,
     #[error("expired")]
@@ -149,9 +148,9 @@ pub enum CertProblem {
 
 /// How a probe counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+enum Verdict {
     Ok,
-    /// Reached, but the certificate expires in fewer than [`EXPIRY_WARNING`]; whole days left.
+    /// Reached, but the certificate expires in fewer than `EXPIRY_WARNING`; whole days left.
     ExpiresSoon {
         days: i64,
     },
@@ -159,7 +158,7 @@ pub enum Verdict {
 }
 
 impl Probe {
-    pub fn verdict(&self, now: OffsetDateTime) -> Verdict {
+    fn verdict(&self, now: OffsetDateTime) -> Verdict {
         let leaf = match &self.outcome {
             Err(_) => return Verdict::Failed,
             Ok(r) => r.tls.as_ref().and_then(|t| t.leaf.as_ref()),
@@ -187,7 +186,7 @@ pub async fn probe_all(config: &Config) -> Vec<Probe> {
 
 /// Probes one upstream: resolve, connect, and for HTTPS the TLS handshake, all within the
 /// upstream's `connect_timeout`.
-pub async fn probe(u: &UpstreamConfig) -> Probe {
+async fn probe(u: &UpstreamConfig) -> Probe {
     let mut probe = Probe {
         upstream: u.name.clone(),
         url: u.origin.to_url(),

@@ -9,7 +9,7 @@ use rustls::CertificateError;
 use super::{CertProblem, Failure, Leaf};
 
 /// All refused → [`Failure::Refused`]; otherwise the first other error.
-pub fn classify_connect(errors: Vec<(SocketAddr, io::Error)>) -> Failure {
+pub(super) fn classify_connect(errors: Vec<(SocketAddr, io::Error)>) -> Failure {
     if errors
         .iter()
         .all(|(_, e)| e.kind() == io::ErrorKind::ConnectionRefused)
@@ -27,7 +27,7 @@ pub fn classify_connect(errors: Vec<(SocketAddr, io::Error)>) -> Failure {
 
 /// A failed handshake with `host`: a certificate problem when rustls rejected the certificate,
 /// else a TLS error.
-pub fn classify_handshake(
+pub(super) fn classify_handshake(
     addr: SocketAddr,
     host: &str,
     e: io::Error,

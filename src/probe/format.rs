@@ -10,7 +10,7 @@ use super::{Leaf, Probe, Verdict};
 
 /// One line for one probe (no trailing newline):
 /// `  NAME  ok|warning|FAILED  URL  addresses A, B  ...details or the failure`.
-pub fn line(p: &Probe, now: OffsetDateTime) -> String {
+pub(super) fn line(p: &Probe, now: OffsetDateTime) -> String {
     let verdict = p.verdict(now);
     let word = match verdict {
         Verdict::Ok => "ok",

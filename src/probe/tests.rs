@@ -1,6 +1,7 @@
 //! Tables for the probe's pure parts: line format, verdicts, failure classification.
 
-use super::format::millis;
+use super::format::{line, millis};
+use super::trust::parse_leaf;
 use super::*;
 use rustls_pki_types::UnixTime;
 

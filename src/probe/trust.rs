@@ -109,7 +109,7 @@ impl ServerCertVerifier for Recorder {
 }
 
 /// Subject, issuer and `notAfter` of a DER certificate; `None` when it does not parse.
-pub fn parse_leaf(der: &[u8]) -> Option<Leaf> {
+pub(super) fn parse_leaf(der: &[u8]) -> Option<Leaf> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
     Some(Leaf {
         subject: cert.subject().to_string(),
