@@ -20,7 +20,7 @@ use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 
 /// The target of the per-request access events.
-pub const ACCESS: &str = "access";
+pub(crate) const ACCESS: &str = "access";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -198,7 +198,7 @@ struct Shared {
 
 /// The shared line buffer: a `MakeWriter` for the formatter, appended to whole lines at a time.
 #[derive(Clone)]
-pub struct Batch(Arc<Shared>);
+struct Batch(Arc<Shared>);
 
 /// Writes what is left and stops the writer thread when dropped.
 pub struct FlushGuard {
@@ -208,7 +208,7 @@ pub struct FlushGuard {
 
 impl Batch {
     /// The batch and its writer thread, writing to `out`.
-    pub fn start(mut out: Box<dyn std::io::Write + Send>) -> (Batch, FlushGuard) {
+    fn start(mut out: Box<dyn std::io::Write + Send>) -> (Batch, FlushGuard) {
         let shared = Arc::new(Shared {
             pending: Mutex::new(Vec::with_capacity(FLUSH_AT)),
             wake: Condvar::new(),
@@ -257,7 +257,7 @@ impl Batch {
     }
 
     /// Appends whole lines.
-    pub fn append(&self, bytes: &[u8]) {
+    fn append(&self, bytes: &[u8]) {
         let mut pending = self.0.pending.lock().unwrap_or_else(|p| p.into_inner());
         if pending.len() + bytes.len() > MAX_PENDING {
             self.0.dropped.fetch_add(1, Ordering::Relaxed);

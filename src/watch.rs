@@ -3,7 +3,7 @@
 //! The directory holding the file is watched (not the file): an editor that writes a new file
 //! and renames it over the old one, and a Kubernetes ConfigMap volume, which swaps a `..data`
 //! symlink, both change the directory without touching the old file's inode. Every change in
-//! that directory counts; a burst of them within [`DEBOUNCE`] is one reload.
+//! that directory counts; a burst of them within `DEBOUNCE` (300 ms) is one reload.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,7 +12,7 @@ use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
 /// How long the directory must be quiet before a burst of changes becomes one reload.
-pub const DEBOUNCE: Duration = Duration::from_millis(300);
+const DEBOUNCE: Duration = Duration::from_millis(300);
 
 /// Why the configuration file cannot be watched.
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +62,7 @@ impl ConfigWatch {
     }
 
     /// Completes after the next burst of changes, once the directory has been quiet for
-    /// [`DEBOUNCE`]; never when watching has ended.
+    /// `DEBOUNCE`; never when watching has ended.
     pub async fn changed(&mut self) {
         if self.events.recv().await.is_none() {
             return std::future::pending().await;
