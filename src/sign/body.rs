@@ -16,9 +16,9 @@ use serde_json::value::RawValue;
 use super::Fields;
 
 /// The member that carries the signature.
-pub const AUTHORIZATION: &str = "thirdPartAuthorization";
+const AUTHORIZATION: &str = "thirdPartAuthorization";
 /// The member the vendor's sample page sends from the browser; never forwarded.
-pub const SECRET_KEY: &str = "secretKey";
+const SECRET_KEY: &str = "secretKey";
 
 const THIRD_USER_NAME: &str = "thirdUserName";
 const THIRD_USER_ID: &str = "thirdUserId";
@@ -49,7 +49,7 @@ pub enum BodyError {
 /// A parsed client body: its members in order (decoded name, raw value text) and the decoded
 /// signed fields. Its `Debug` shows member names and the signed fields, never other values (a
 /// client `secretKey` among them).
-pub struct ClientBody<'a> {
+pub(crate) struct ClientBody<'a> {
     members: Vec<(String, &'a RawValue)>,
     /// Byte length of the parsed text, to size the output.
     source_len: usize,
@@ -62,7 +62,7 @@ pub struct ClientBody<'a> {
 impl<'a> ClientBody<'a> {
     /// Parses `bytes`: UTF-8, one JSON object, no repeated member name, the four signed fields
     /// present as JSON strings.
-    pub fn parse(bytes: &'a [u8]) -> Result<Self, BodyError> {
+    pub(crate) fn parse(bytes: &'a [u8]) -> Result<Self, BodyError> {
         let text = std::str::from_utf8(bytes).map_err(|_| BodyError::NotUtf8)?;
         let Members(members) = match serde_json::from_str::<Members<'a>>(text) {
             Ok(m) => m,
@@ -95,7 +95,7 @@ impl<'a> ClientBody<'a> {
     }
 
     /// The four signed fields, decoded.
-    pub fn fields(&self) -> Fields<'_> {
+    pub(crate) fn fields(&self) -> Fields<'_> {
         Fields {
             third_user_name: &self.third_user_name,
             third_user_id: &self.third_user_id,
@@ -106,7 +106,7 @@ impl<'a> ClientBody<'a> {
 
     /// The body to forward: every member except `secretKey` and `thirdPartAuthorization`, in
     /// order with its raw value text, then `"thirdPartAuthorization":authorization`.
-    pub fn inject(&self, authorization: &str) -> Vec<u8> {
+    pub(crate) fn inject(&self, authorization: &str) -> Vec<u8> {
         let kept = self
             .members
             .iter()

@@ -11,11 +11,11 @@
 //! authorization    = authStringPrefix + "/" + signature
 //! ```
 //!
-//! - `mod.rs` (here): [`sign`], [`normalize`], [`timestamp`] — the algorithm itself;
-//! - `body.rs`: [`ClientBody`], the client's JSON body, parsed keeping every member's raw text,
+//! - `mod.rs` (here): [`sign`], `normalize`, [`timestamp`] — the algorithm itself;
+//! - `body.rs`: `ClientBody`, the client's JSON body, parsed keeping every member's raw text,
 //!   and the rewrite that drops `secretKey` and appends `thirdPartAuthorization`;
 //! - `policy.rs`: the decision the proxy and the compatibility endpoint share ([`sign_body`],
-//!   [`authorize`]) and its [`Refusal`]s;
+//!   `authorize`) and its [`Refusal`]s;
 //! - `explain.rs`: [`explain()`], the human-readable trace for `cec-gateway sign --explain`.
 //!
 //! The secret enters only as a [`SecretKey`] and leaves only as a MAC; neither it nor the derived
@@ -25,9 +25,10 @@ mod body;
 mod explain;
 mod policy;
 
-pub use body::{AUTHORIZATION, BodyError, ClientBody, SECRET_KEY};
+pub use body::BodyError;
 pub use explain::explain;
-pub use policy::{Refusal, SignedBody, authorize, sign_body};
+pub(crate) use policy::authorize;
+pub use policy::{Refusal, SignedBody, sign_body};
 
 use std::time::{Duration, SystemTime};
 
@@ -39,11 +40,11 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 use crate::secret::SecretKey;
 
 /// `SignedHeaders`: the signed header names, lower-case, sorted, `;`-joined.
-pub const SIGNED_HEADERS: &str = "content-length;content-type";
+pub(crate) const SIGNED_HEADERS: &str = "content-length;content-type";
 /// The signed `content-type` value.
-pub const CONTENT_TYPE: &str = "application/json;charset=UTF-8";
+pub(crate) const CONTENT_TYPE: &str = "application/json;charset=UTF-8";
 /// The auth version, the first segment of the authorization.
-pub const AUTH_VERSION: &str = "auth-v2";
+const AUTH_VERSION: &str = "auth-v2";
 
 /// The four body fields the signature covers. Serialized in declaration order, this struct *is*
 /// the payload: compact JSON with serde_json's string escaping.
@@ -63,10 +64,10 @@ pub struct Signed {
     /// `thirdPartAuthorization`: `authStringPrefix + "/" + signature`.
     pub authorization: String,
     /// The compact JSON of the four fields (its byte length is the signed content-length).
-    pub payload: String,
-    pub auth_string_prefix: String,
+    pub(crate) payload: String,
+    pub(crate) auth_string_prefix: String,
     /// The exact text whose HMAC is the signature (lines separated by `\n`, no trailing `\n`).
-    pub canonical_request: String,
+    pub(crate) canonical_request: String,
 }
 
 /// Signs `fields` for a request `method uri_path` at `timestamp` (see [`timestamp`]).
@@ -151,13 +152,14 @@ const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
 /// Percent-encodes every UTF-8 byte of `s` except the unreserved `A-Z a-z 0-9 - . _ ~`, as `%XX`
 /// with upper-case hex (the vendor's `PathUtils.normalize`).
-pub fn normalize(s: &str) -> String {
+#[cfg(test)]
+pub(crate) fn normalize(s: &str) -> String {
     let mut out = String::with_capacity(s.len() * 3);
     normalize_into(&mut out, s);
     out
 }
 
-/// [`normalize`], appending to `out`.
+/// `normalize`, appending to `out`.
 fn normalize_into(out: &mut String, s: &str) {
     // Built as bytes (the result is ASCII), unreserved bytes copied in runs.
     let bytes = s.as_bytes();

@@ -28,7 +28,7 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             Refusal::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::Body(_) => StatusCode::BAD_REQUEST,
@@ -38,7 +38,7 @@ impl Refusal {
     }
 
     /// The metric label.
-    pub fn reason(&self) -> &'static str {
+    pub(crate) fn reason(&self) -> &'static str {
         match self {
             Refusal::TooLarge => "too_large",
             Refusal::Body(
@@ -60,9 +60,9 @@ pub struct SignedBody {
     /// The client's body without `secretKey`, with `thirdPartAuthorization` appended.
     pub body: Vec<u8>,
     /// The channel's `config_id`.
-    pub channel: String,
+    pub(crate) channel: String,
     /// The `thirdPartAuthorization` value.
-    pub authorization: String,
+    pub(crate) authorization: String,
 }
 
 /// Signs a client body bound for `upstream_path` (the path the upstream sees, without query).
@@ -101,7 +101,11 @@ pub fn sign_body(
 
 /// The vendor-compatible signature endpoint: the same checks as [`sign_body`], signed for
 /// `cfg.path`. Callers use `.authorization`.
-pub fn authorize(cfg: &SigningConfig, body: &[u8], now: SystemTime) -> Result<SignedBody, Refusal> {
+pub(crate) fn authorize(
+    cfg: &SigningConfig,
+    body: &[u8],
+    now: SystemTime,
+) -> Result<SignedBody, Refusal> {
     sign_body(cfg, &cfg.path, body, now)
 }
 
