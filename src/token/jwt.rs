@@ -19,26 +19,26 @@ use crate::secret::SecretKey;
 
 /// The claims of a Token mode JWT.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Claims {
+pub(crate) struct Claims {
     /// userId.
-    pub sub: String,
+    pub(crate) sub: String,
     /// userName.
-    pub name: String,
+    pub(crate) name: String,
     /// tenantSpaceId.
-    pub tid: String,
-    pub iat: u64,
-    pub exp: u64,
-    pub jti: String,
+    pub(crate) tid: String,
+    pub(crate) iat: u64,
+    pub(crate) exp: u64,
+    pub(crate) jti: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nbf: Option<u64>,
+    pub(crate) nbf: Option<u64>,
 }
 
 /// Who a token is for: the three fields the CEC sends next to the token, compared exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Identity<'a> {
-    pub user_id: &'a str,
-    pub user_name: &'a str,
-    pub tenant_space_id: &'a str,
+pub(crate) struct Identity<'a> {
+    pub(crate) user_id: &'a str,
+    pub(crate) user_name: &'a str,
+    pub(crate) tenant_space_id: &'a str,
 }
 
 /// A freshly minted token. `Debug` leaves the token out: it is a bearer credential.
@@ -46,8 +46,8 @@ pub struct Identity<'a> {
 pub struct Minted {
     pub token: String,
     /// `exp`, unix seconds.
-    pub expires_at: u64,
-    pub jti: String,
+    pub(crate) expires_at: u64,
+    pub(crate) jti: String,
 }
 
 impl fmt::Debug for Minted {
@@ -65,7 +65,7 @@ impl fmt::Debug for Minted {
 /// A unit enum on purpose: `jsonwebtoken`'s and `serde_json`'s errors can quote decoded token
 /// content, so they are classified here and dropped, and nothing of the token survives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
-pub enum Invalid {
+pub(crate) enum Invalid {
     #[error("signature does not verify")]
     BadSignature,
     #[error("token expired")]
@@ -95,7 +95,7 @@ pub enum Invalid {
 
 impl Invalid {
     /// A stable snake_case label for metrics and logs.
-    pub fn reason(self) -> &'static str {
+    pub(crate) fn reason(self) -> &'static str {
         match self {
             Invalid::BadSignature => "bad_signature",
             Invalid::Expired => "expired",
@@ -112,7 +112,7 @@ impl Invalid {
 }
 
 /// The HS256 keys and verification rules, built once. `Debug` prints no key material.
-pub struct Codec {
+pub(crate) struct Codec {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
@@ -130,7 +130,7 @@ impl fmt::Debug for Codec {
 }
 
 impl Codec {
-    pub fn new(secret: &SecretKey, leeway: Duration) -> Self {
+    pub(crate) fn new(secret: &SecretKey, leeway: Duration) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "sub"]);
         // Time is checked in `verify` against the caller's clock; see the module doc.
@@ -146,7 +146,7 @@ impl Codec {
     }
 
     /// A token for `who`, valid from `now_unix` for `ttl` (whole seconds).
-    pub fn mint(&self, who: Identity<'_>, ttl: Duration, now_unix: u64) -> Minted {
+    pub(crate) fn mint(&self, who: Identity<'_>, ttl: Duration, now_unix: u64) -> Minted {
         let claims = Claims {
             sub: who.user_id.to_owned(),
             name: who.user_name.to_owned(),
@@ -170,7 +170,12 @@ impl Codec {
     /// Checks, in order: header (HS256 only), signature, claims shape (`sub`, `name`, `tid`,
     /// `iat`, `exp`, `jti` required), time (with leeway), then `sub`/`name`/`tid` equality.
     /// Single use is the caller's job (see `replay`).
-    pub fn verify(&self, token: &str, who: Identity<'_>, now_unix: u64) -> Result<Claims, Invalid> {
+    pub(crate) fn verify(
+        &self,
+        token: &str,
+        who: Identity<'_>,
+        now_unix: u64,
+    ) -> Result<Claims, Invalid> {
         match jsonwebtoken::decode_header(token) {
             Ok(header) if header.alg == Algorithm::HS256 => {}
             Ok(_) => return Err(Invalid::WrongAlg),
@@ -199,7 +204,7 @@ impl Codec {
     }
 
     /// The leeway in seconds.
-    pub fn leeway(&self) -> u64 {
+    pub(crate) fn leeway(&self) -> u64 {
         self.leeway
     }
 }

@@ -21,11 +21,11 @@ use std::time::Duration;
 /// Default cap on tracked source addresses.
 pub(super) const DEFAULT_CAPACITY: usize = 65_536;
 /// Least time between two full scans for refilled buckets.
-pub(super) const PRUNE_INTERVAL: Duration = Duration::from_secs(1);
+const PRUNE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A token bucket per source address, behind one mutex (the critical section is a map lookup).
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     rate: f64,
     burst: f64,
     capacity: usize,
@@ -92,7 +92,7 @@ impl Bucket {
 impl RateLimiter {
     /// `rate` requests per second sustained, `burst` at once, per source; at most `capacity`
     /// sources tracked. A non-finite or negative `rate` counts as 0, `burst` as at least 1.
-    pub fn new(rate: f64, burst: u32, capacity: usize) -> Self {
+    pub(crate) fn new(rate: f64, burst: u32, capacity: usize) -> Self {
         let rate = if rate.is_finite() && rate > 0.0 {
             rate
         } else {
@@ -112,7 +112,7 @@ impl RateLimiter {
     }
 
     /// Spend one request for `ip` at `now`; `false` when over the limit.
-    pub fn check(&self, ip: IpAddr, now: Duration) -> bool {
+    pub(crate) fn check(&self, ip: IpAddr, now: Duration) -> bool {
         let (rate, burst) = (self.rate, self.burst);
         // A poisoned lock only means another request panicked mid-update; the map is still
         // a valid map of buckets, so keep limiting rather than failing open or panicking.
@@ -134,7 +134,7 @@ impl RateLimiter {
     }
 
     /// How many sources are tracked now (for tests and a gauge).
-    pub fn tracked(&self) -> usize {
+    pub(crate) fn tracked(&self) -> usize {
         self.state
             .lock()
             .unwrap_or_else(|p| p.into_inner())

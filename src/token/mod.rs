@@ -15,12 +15,12 @@
 //! ```
 //! Pure and synchronous: the HTTP layer reads the body (at most `max_body + 1` bytes), passes
 //! the TCP peer address (or the client address resolved through trusted proxies) and the clock,
-//! and writes back the [`Verdict`]. It may call [`TokenService::admit`] before reading the body
-//! and [`TokenService::validate_body`] after, which is the same as one `validate_request`.
-//! Log [`Outcome::label`] and [`Outcome::reason`]; never the request body.
+//! and writes back the `Verdict`. It calls `TokenService::admit` before reading the body and
+//! `TokenService::validate_body` after (the unit tests call both through `validate_request`).
+//! Log `Outcome::label` and `Outcome::reason`; never the request body.
 //!
 //! `POST /tokens` shares `token.max_body` as its body cap. The rate limiter and the single-use
-//! store live in the service; a reload builds a new service and [`TokenService::carry_over`]s
+//! store live in the service; a reload builds a new service and `TokenService::carry_over`s
 //! them from the old one, so that a reload neither forgets a used token nor refills a bucket.
 
 mod jwt;
@@ -41,16 +41,17 @@ use ipnet::IpNet;
 
 use crate::config::TokenConfig;
 
-pub use jwt::{Claims, Codec, Identity, Invalid, Minted};
-pub use limit::RateLimiter;
-pub use replay::{Refused, ReplayStore};
-pub use verdict::{CONTENT_TYPE, Outcome, Verdict};
-pub use wire::{JsonReply, MintError};
+pub use jwt::Minted;
+pub(crate) use jwt::{Codec, Identity, Invalid};
+pub(crate) use limit::RateLimiter;
+pub(crate) use replay::{Refused, ReplayStore};
+pub(crate) use verdict::{CONTENT_TYPE, Outcome, Verdict};
+pub(crate) use wire::{JsonReply, MintError};
 
 /// Cap on tracked source addresses of the rate limiter.
-pub const RATE_LIMIT_SOURCES: usize = limit::DEFAULT_CAPACITY;
+const RATE_LIMIT_SOURCES: usize = limit::DEFAULT_CAPACITY;
 /// Cap on remembered tokens in single-use mode.
-pub const REPLAY_CAPACITY: usize = replay::DEFAULT_CAPACITY;
+const REPLAY_CAPACITY: usize = replay::DEFAULT_CAPACITY;
 
 /// Token mode's state: keys, limits and the single-use store. Built once per configuration.
 pub struct TokenService {
@@ -86,7 +87,7 @@ impl TokenService {
     }
 
     /// As [`TokenService::new`], with explicit memory caps (tests use small ones).
-    pub fn with_capacities(cfg: &TokenConfig, rate_sources: usize, replay_entries: usize) -> Self {
+    fn with_capacities(cfg: &TokenConfig, rate_sources: usize, replay_entries: usize) -> Self {
         Self {
             codec: Codec::new(&cfg.secret, cfg.leeway),
             ttl: cfg.ttl,
@@ -107,7 +108,7 @@ impl TokenService {
 
     /// Takes over `previous`'s memory, for a reload: the single-use store (when both are
     /// single use) and the rate limiter's buckets (when the rate and burst are unchanged).
-    pub fn carry_over(&mut self, previous: &TokenService) {
+    pub(crate) fn carry_over(&mut self, previous: &TokenService) {
         if let (Some(replay), Some(old)) = (&mut self.replay, &previous.replay) {
             *replay = Arc::clone(old);
         }
@@ -117,18 +118,20 @@ impl TokenService {
     }
 
     /// The public path the validation endpoint is served on.
-    pub fn validate_path(&self) -> &str {
+    pub(crate) fn validate_path(&self) -> &str {
         &self.validate_path
     }
 
     /// Largest accepted request body, in bytes.
-    pub fn max_body(&self) -> usize {
+    pub(crate) fn max_body(&self) -> usize {
         self.max_body
     }
 
     /// Answer one validation request. Checks in order: allowed callers, rate limit, body size,
-    /// JSON, then the token (see [`Codec::verify`]) and, with `single_use`, its first use.
-    pub fn validate_request(&self, peer: IpAddr, body: &[u8], now: SystemTime) -> Verdict {
+    /// JSON, then the token (see [`Codec::verify`]) and, with `single_use`, its first use. The
+    /// HTTP layer (`local`) makes the same two calls with the body read in between.
+    #[cfg(test)]
+    fn validate_request(&self, peer: IpAddr, body: &[u8], now: SystemTime) -> Verdict {
         match self.admit(peer, now) {
             Ok(()) => self.validate_body(body, now),
             Err(refused) => refused,
@@ -137,7 +140,7 @@ impl TokenService {
 
     /// The checks that need no body: the caller allow-list (403), then the caller's rate limit
     /// (429). Spends one unit of `peer`'s allowance when it passes the allow-list.
-    pub fn admit(&self, peer: IpAddr, now: SystemTime) -> Result<(), Verdict> {
+    pub(crate) fn admit(&self, peer: IpAddr, now: SystemTime) -> Result<(), Verdict> {
         let peer = peer.to_canonical();
         if !self.allowed_callers.is_empty()
             && !self.allowed_callers.iter().any(|n| n.contains(&peer))
@@ -153,7 +156,7 @@ impl TokenService {
 
     /// The checks on the body of an admitted request: size (413), JSON (400), token (200 with
     /// retCode 0 or 1).
-    pub fn validate_body(&self, body: &[u8], now: SystemTime) -> Verdict {
+    pub(crate) fn validate_body(&self, body: &[u8], now: SystemTime) -> Verdict {
         if body.len() > self.max_body {
             return Verdict::too_large();
         }
@@ -186,7 +189,11 @@ impl TokenService {
 
     /// `POST /tokens`: `{"userId","userName","tenantSpaceId"}` → 200 `{"token","expiresAt"}`.
     /// On error, answer [`MintError::reply`].
-    pub fn mint_request(&self, body: &[u8], now: SystemTime) -> Result<JsonReply, MintError> {
+    pub(crate) fn mint_request(
+        &self,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<JsonReply, MintError> {
         if body.len() > self.max_body {
             return Err(MintError::TooLarge {
                 limit: self.max_body,

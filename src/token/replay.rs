@@ -20,7 +20,7 @@ type Key = [u8; 32];
 
 /// The bounded set of used `jti`s.
 #[derive(Debug)]
-pub struct ReplayStore {
+pub(crate) struct ReplayStore {
     capacity: usize,
     state: Mutex<State>,
 }
@@ -35,7 +35,7 @@ struct State {
 
 /// Why [`ReplayStore::first_use`] refused a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum Refused {
+pub(crate) enum Refused {
     #[error("token already used")]
     Replayed,
     #[error("replay store full")]
@@ -43,7 +43,7 @@ pub enum Refused {
 }
 
 impl ReplayStore {
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         Self {
             capacity: capacity.max(1),
             state: Mutex::new(State::default()),
@@ -52,7 +52,12 @@ impl ReplayStore {
 
     /// Record `jti` as used until `dead_after` (unix seconds, inclusive). `Ok` the first time;
     /// `Replayed` while a previous use is remembered; `Full` when there is no room.
-    pub fn first_use(&self, jti: &str, dead_after: u64, now_unix: u64) -> Result<(), Refused> {
+    pub(crate) fn first_use(
+        &self,
+        jti: &str,
+        dead_after: u64,
+        now_unix: u64,
+    ) -> Result<(), Refused> {
         let key: Key = Sha256::digest(jti.as_bytes()).into();
         // Nothing below panics between the paired map updates, so a poisoned lock still guards
         // consistent maps: keep going, neither failing open nor panicking.
@@ -70,7 +75,8 @@ impl ReplayStore {
     }
 
     /// How many tokens are remembered now.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.state
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -78,7 +84,8 @@ impl ReplayStore {
             .len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }

@@ -19,11 +19,11 @@ use http::StatusCode;
 use super::jwt::Invalid;
 
 /// `Content-Type` of every body here.
-pub const CONTENT_TYPE: &str = "application/json";
+pub(crate) const CONTENT_TYPE: &str = "application/json";
 
 /// How a validation request ended, usable as a metric label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Valid,
     Invalid(Invalid),
     /// Not JSON, or `Token`/`userName`/`userId`/`tenantSpaceId` missing or not strings.
@@ -38,7 +38,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// `valid`, `invalid`, `bad_request`, `too_large`, `forbidden` or `rate_limited`.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Outcome::Valid => "valid",
             Outcome::Invalid(_) => "invalid",
@@ -50,7 +50,7 @@ impl Outcome {
     }
 
     /// Why the token was refused ([`Invalid::reason`]), for `Invalid` only.
-    pub fn reason(self) -> Option<&'static str> {
+    pub(crate) fn reason(self) -> Option<&'static str> {
         match self {
             Outcome::Invalid(why) => Some(why.reason()),
             _ => None,
@@ -60,16 +60,16 @@ impl Outcome {
 
 /// The response to one validation request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verdict {
-    pub status: StatusCode,
+pub(crate) struct Verdict {
+    pub(crate) status: StatusCode,
     /// JSON; send with [`CONTENT_TYPE`].
-    pub body: Bytes,
-    pub outcome: Outcome,
+    pub(crate) body: Bytes,
+    pub(crate) outcome: Outcome,
 }
 
 impl Verdict {
     /// The response for `outcome`. No `_` arm: a new outcome must choose its status and body.
-    pub fn of(outcome: Outcome) -> Self {
+    pub(crate) fn of(outcome: Outcome) -> Self {
         let (status, body): (StatusCode, &'static [u8]) = match outcome {
             Outcome::Valid => (
                 StatusCode::OK,
@@ -105,12 +105,13 @@ impl Verdict {
 
     /// 413, for an HTTP layer that stops reading at `max_body + 1` bytes or sees a too-large
     /// `Content-Length`.
-    pub fn too_large() -> Self {
+    pub(crate) fn too_large() -> Self {
         Self::of(Outcome::TooLarge)
     }
 
     /// `true` only for a valid token.
-    pub fn is_valid(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_valid(&self) -> bool {
         self.outcome == Outcome::Valid
     }
 }

@@ -17,13 +17,13 @@ use super::jwt::Identity;
 #[derive(Deserialize)]
 pub(super) struct ValidateRequest {
     #[serde(rename = "Token")]
-    pub token: String,
+    pub(crate) token: String,
     #[serde(rename = "userName")]
-    pub user_name: String,
+    pub(crate) user_name: String,
     #[serde(rename = "userId")]
-    pub user_id: String,
+    pub(crate) user_id: String,
     #[serde(rename = "tenantSpaceId")]
-    pub tenant_space_id: String,
+    pub(crate) tenant_space_id: String,
 }
 
 impl ValidateRequest {
@@ -41,11 +41,11 @@ impl ValidateRequest {
 #[serde(deny_unknown_fields)]
 pub(super) struct MintRequest {
     #[serde(rename = "userId")]
-    pub user_id: String,
+    pub(crate) user_id: String,
     #[serde(rename = "userName")]
-    pub user_name: String,
+    pub(crate) user_name: String,
     #[serde(rename = "tenantSpaceId")]
-    pub tenant_space_id: String,
+    pub(crate) tenant_space_id: String,
 }
 
 impl MintRequest {
@@ -71,21 +71,21 @@ impl MintRequest {
 /// The answer of `POST /tokens`.
 #[derive(Serialize)]
 pub(super) struct MintResponse<'a> {
-    pub token: &'a str,
+    pub(crate) token: &'a str,
     #[serde(rename = "expiresAt")]
-    pub expires_at: u64,
+    pub(crate) expires_at: u64,
 }
 
 /// A status and a JSON body (send with [`super::CONTENT_TYPE`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JsonReply {
-    pub status: StatusCode,
-    pub body: Bytes,
+pub(crate) struct JsonReply {
+    pub(crate) status: StatusCode,
+    pub(crate) body: Bytes,
 }
 
 /// Why `POST /tokens` was refused. Each variant carries its status ([`MintError::status`]).
 #[derive(Debug, thiserror::Error)]
-pub enum MintError {
+pub(crate) enum MintError {
     #[error("body is larger than {limit} bytes")]
     TooLarge { limit: usize },
     #[error("body is not {{\"userId\",\"userName\",\"tenantSpaceId\"}} with string values")]
@@ -95,7 +95,7 @@ pub enum MintError {
 }
 
 impl MintError {
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             MintError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             MintError::BadJson(_) | MintError::EmptyField { .. } => StatusCode::BAD_REQUEST,
@@ -104,7 +104,7 @@ impl MintError {
 
     /// `{"error": "..."}` with this error's status. The admin caller sent the body, so the JSON
     /// parser's detail (line, column, field) is included to help it.
-    pub fn reply(&self) -> JsonReply {
+    pub(crate) fn reply(&self) -> JsonReply {
         let message = match self {
             MintError::BadJson(e) => format!("{self}: {e}"),
             _ => self.to_string(),
