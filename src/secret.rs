@@ -2,14 +2,14 @@
 //!
 //! A secret lives in a [`SecretKey`] from the moment it is read until it is dropped. Its `Debug`
 //! and `Display` print `<redacted>`, it has no `Serialize`, and the only way to the bytes is
-//! [`SecretKey::expose`], which the signer and the token module call and nothing else does.
+//! `SecretKey::expose`, which the signer and the token module call and nothing else does.
 
 use std::fmt;
 
 /// Longest `secretKey` the CEC accepts (seed 004: "length 43, A-Z a-z 0-9 only").
-pub const MAX_SIGNING_SECRET_LEN: usize = 43;
+pub(crate) const MAX_SIGNING_SECRET_LEN: usize = 43;
 /// Shortest HS256 key Token mode accepts (RFC 7518 §3.2: a key of the hash's size or larger).
-pub const MIN_TOKEN_SECRET_LEN: usize = 32;
+const MIN_TOKEN_SECRET_LEN: usize = 32;
 
 /// A secret value. Never printed, never logged.
 #[derive(Clone, PartialEq, Eq)]
@@ -45,7 +45,7 @@ impl SecretKey {
     }
 
     /// An HS256 key for Token mode: at least 32 bytes, any content.
-    pub fn token(text: &str) -> Result<Self, SecretError> {
+    pub(crate) fn token(text: &str) -> Result<Self, SecretError> {
         let text = text.trim_end_matches(['\r', '\n']);
         if text.len() < MIN_TOKEN_SECRET_LEN {
             return Err(SecretError::TooShort { len: text.len() });
@@ -54,7 +54,7 @@ impl SecretKey {
     }
 
     /// The secret's bytes, for a MAC key. Callers must not log, format or copy them elsewhere.
-    pub fn expose(&self) -> &[u8] {
+    pub(crate) fn expose(&self) -> &[u8] {
         self.0.as_bytes()
     }
 }
