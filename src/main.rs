@@ -19,7 +19,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 )]
 struct Cli {
     /// Configuration file; relative paths in it resolve against its directory.
-    #[arg(long, global = true, default_value = "./config.toml")]
+    #[arg(long, global = true, default_value = cec_gateway::config::DEFAULT_CONFIG_PATH)]
     config: PathBuf,
     /// Log format: human-readable lines or one JSON object per line.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]

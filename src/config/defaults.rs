@@ -10,33 +10,33 @@ use super::typed::HostMode;
 // ---- [server] ----
 
 /// `server.listen`: every interface, on the unprivileged HTTPS port nginx setups commonly use.
-pub const DEFAULT_LISTEN: SocketAddr =
+pub(crate) const DEFAULT_LISTEN: SocketAddr =
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 8443));
 /// `server.http_redirect`: plain HTTP should only send browsers to https.
-pub const DEFAULT_HTTP_REDIRECT: bool = true;
+pub(crate) const DEFAULT_HTTP_REDIRECT: bool = true;
 /// `server.hostnames`: enough for trying the gateway on one's own machine.
-pub const DEFAULT_HOSTNAMES: &[&str] = &["localhost"];
+pub(crate) const DEFAULT_HOSTNAMES: &[&str] = &["localhost"];
 /// `server.shutdown_grace`: lets a slow upstream answer finish; below the systemd unit's
 /// `TimeoutStopSec=40` (deploy/systemd), which must cover `drain_delay` + this.
-pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// `server.header_read_timeout`: a real client sends its request head in well under a second.
-pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// `server.tls_handshake_timeout`: a few round trips even on a bad mobile link.
-pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// `server.max_connections`: two fds each (client + upstream) fit the systemd unit's
 /// `LimitNOFILE=65536` with room for pools, logs and the admin listener.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+pub(crate) const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// `server.workers` at most: far beyond any core count; guards against a typo.
-pub const MAX_WORKERS: usize = 1024;
+pub(crate) const MAX_WORKERS: usize = 1024;
 /// `server.proxy_protocol`: off, since a PROXY header from an untrusted peer would be a lie.
-pub const DEFAULT_PROXY_PROTOCOL: bool = false;
+pub(crate) const DEFAULT_PROXY_PROTOCOL: bool = false;
 /// `server.drain_delay`: none; a load balancer that polls `/readyz` needs a few seconds.
-pub const DEFAULT_DRAIN_DELAY: Duration = Duration::ZERO;
+pub(crate) const DEFAULT_DRAIN_DELAY: Duration = Duration::ZERO;
 /// `server.watch_config`: off, so that a half-written file never changes a running gateway.
-pub const DEFAULT_WATCH_CONFIG: bool = false;
+pub(crate) const DEFAULT_WATCH_CONFIG: bool = false;
 
 /// `server.workers`: one event loop per core, like nginx's `worker_processes auto`.
-pub fn default_workers() -> usize {
+pub(crate) fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
@@ -44,62 +44,63 @@ pub fn default_workers() -> usize {
 
 /// Connections the admin listener serves at once: its own budget, so that a flood on the
 /// public side cannot lock operators out of `/metrics`, and small because only probes use it.
-pub const DEFAULT_ADMIN_MAX_CONNECTIONS: usize = 64;
+pub(crate) const DEFAULT_ADMIN_MAX_CONNECTIONS: usize = 64;
 /// Concurrent HTTP/2 streams per connection: far above a chat page's needs, bounds one client.
-pub const DEFAULT_H2_MAX_CONCURRENT_STREAMS: u32 = 256;
+pub(crate) const DEFAULT_H2_MAX_CONCURRENT_STREAMS: u32 = 256;
 /// `listen(2)` backlog of each listening socket: absorbs a reconnect burst; Linux's
 /// `somaxconn` default since 5.4, which caps it anyway.
-pub const DEFAULT_LISTEN_BACKLOG: u32 = 4096;
+pub(crate) const DEFAULT_LISTEN_BACKLOG: u32 = 4096;
 /// TCP keep-alive on upstream connections: finds dead idle pool connections before a request
 /// does, below the common 350s NAT/load-balancer idle cut.
-pub const DEFAULT_UPSTREAM_TCP_KEEPALIVE: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_UPSTREAM_TCP_KEEPALIVE: Duration = Duration::from_secs(60);
 /// Pause after a failed `accept` (EMFILE and friends): lets fds free up instead of spinning.
-pub const DEFAULT_ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
+pub(crate) const DEFAULT_ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 /// The `--config` path when none is given: the working directory, like the README says.
 pub const DEFAULT_CONFIG_PATH: &str = "./config.toml";
 
 // ---- [upstreams.NAME] ----
 
 /// `upstreams.NAME.connect_timeout`: TCP + TLS to a healthy CEC takes well under a second.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// `upstreams.NAME.response_timeout`: nginx's `proxy_read_timeout` default.
-pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
 /// `upstreams.NAME.pool_idle_per_host`: nginx-style `keepalive 64`, per worker.
-pub const DEFAULT_POOL_IDLE_PER_HOST: usize = 64;
+pub(crate) const DEFAULT_POOL_IDLE_PER_HOST: usize = 64;
 /// `upstreams.NAME.pool_idle_timeout`: hyper-util's default for its pooled client.
-pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+pub(crate) const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 // ---- [[routes]], [cookies], [cors] ----
 
 /// `routes[].host`: the upstream's own name, which virtual-hosted upstreams need.
-pub const DEFAULT_HOST_MODE: HostMode = HostMode::Upstream;
+pub(crate) const DEFAULT_HOST_MODE: HostMode = HostMode::Upstream;
 /// `cookies.rewrite_domain`: the CEC's cookies must land on the gateway's domain.
-pub const DEFAULT_REWRITE_DOMAIN: bool = true;
+pub(crate) const DEFAULT_REWRITE_DOMAIN: bool = true;
 /// `cors.max_age`: browsers cap preflight caching at 2h (Chromium) or 24h; 10 minutes keeps
 /// a changed policy taking effect soon.
-pub const DEFAULT_CORS_MAX_AGE: Duration = Duration::from_secs(600);
+pub(crate) const DEFAULT_CORS_MAX_AGE: Duration = Duration::from_secs(600);
 
 // ---- [signing] ----
 
 /// `signing.path`: where the vendor's chat widget POSTs `thirdUserData`.
-pub const DEFAULT_SIGNING_PATH: &str =
+pub(crate) const DEFAULT_SIGNING_PATH: &str =
     "/service-cloud/webclient/chat_client/js/newThirdPartyClient.js";
 /// `signing.max_body`: `thirdUserData` is a few hundred bytes; 64 KiB bounds the buffer.
-pub const DEFAULT_SIGNING_MAX_BODY: usize = 64 << 10;
+pub(crate) const DEFAULT_SIGNING_MAX_BODY: usize = 64 << 10;
 
 // ---- [token] ----
 
 /// `token.validate_path`: the path the CEC calls back on (vendor guide, seed 004, 1.5.1).
-pub const DEFAULT_VALIDATE_PATH: &str = "/rest/cc-messaging/v1/thirdparty/chatThirdPartyValidate";
+pub(crate) const DEFAULT_VALIDATE_PATH: &str =
+    "/rest/cc-messaging/v1/thirdparty/chatThirdPartyValidate";
 /// `token.ttl`: long enough to open the chat after signing in, short if a token leaks.
-pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(600);
+pub(crate) const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(600);
 /// `token.leeway`: ordinary NTP-synced clock skew between the minting backend and us.
-pub const DEFAULT_TOKEN_LEEWAY: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_TOKEN_LEEWAY: Duration = Duration::from_secs(30);
 /// `token.rate_limit`, per second per source: far above a CEC's real callback rate.
-pub const DEFAULT_TOKEN_RATE_PER_SEC: f64 = 20.0;
+pub(crate) const DEFAULT_TOKEN_RATE_PER_SEC: f64 = 20.0;
 /// `token.rate_burst`: two seconds' worth of the default rate.
-pub const DEFAULT_TOKEN_RATE_BURST: usize = 40;
+pub(crate) const DEFAULT_TOKEN_RATE_BURST: usize = 40;
 /// `token.rate_burst` at most: a bucket bigger than this is no limit at all.
-pub const MAX_TOKEN_RATE_BURST: usize = 1_000_000;
+pub(crate) const MAX_TOKEN_RATE_BURST: usize = 1_000_000;
 /// `token.max_body`: a validation request is a JWT plus three short fields.
-pub const DEFAULT_TOKEN_MAX_BODY: usize = 8 << 10;
+pub(crate) const DEFAULT_TOKEN_MAX_BODY: usize = 8 << 10;

@@ -10,13 +10,13 @@ use crate::secret::SecretError;
 #[derive(Debug, thiserror::Error)]
 pub struct ConfigError {
     /// The file as the operator named it.
-    pub file: String,
+    pub(crate) file: String,
     /// 1-based line, when the problem has a place in the file.
-    pub line: Option<usize>,
+    pub(crate) line: Option<usize>,
     /// Dotted key path, e.g. `routes[2].upstream`; empty for the file as a whole.
-    pub key: String,
+    pub(crate) key: String,
     #[source]
-    pub kind: ConfigErrorKind,
+    pub(crate) kind: ConfigErrorKind,
 }
 
 impl fmt::Display for ConfigError {
@@ -34,7 +34,7 @@ impl fmt::Display for ConfigError {
 
 /// The reasons a configuration is refused.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigErrorKind {
+pub(crate) enum ConfigErrorKind {
     #[error("cannot read: {0}")]
     Read(#[source] std::io::Error),
     #[error("{0}")]

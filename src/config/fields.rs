@@ -13,7 +13,7 @@ use super::{ConfigError, ConfigErrorKind as K, Ctx, parse_duration, parse_size};
 
 /// The value parsers, bound to one file.
 pub(super) struct Fields<'c, 'a> {
-    pub ctx: &'c Ctx<'a>,
+    pub(crate) ctx: &'c Ctx<'a>,
 }
 
 pub(super) fn invalid(

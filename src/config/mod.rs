@@ -20,10 +20,13 @@ mod tests;
 
 use std::path::{Path, PathBuf};
 
-pub use defaults::*;
-pub use error::{ConfigError, ConfigErrorKind};
+pub use defaults::DEFAULT_CONFIG_PATH;
+pub(crate) use defaults::*;
+pub use error::ConfigError;
+pub(crate) use error::ConfigErrorKind;
 pub use typed::*;
-pub use units::{parse_duration, parse_size};
+pub use units::parse_duration;
+pub(crate) use units::parse_size;
 
 use crate::secret::SecretKey;
 
@@ -32,7 +35,7 @@ use crate::secret::SecretKey;
 pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// The process environment as an [`EnvLookup`].
-pub fn process_env(name: &str) -> Option<String> {
+fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
@@ -70,10 +73,10 @@ impl Config {
 }
 
 /// What error construction needs: the file's name, its text, and its directory.
-pub(crate) struct Ctx<'a> {
-    pub file: String,
-    pub text: &'a str,
-    pub dir: PathBuf,
+struct Ctx<'a> {
+    file: String,
+    text: &'a str,
+    dir: PathBuf,
 }
 
 impl<'a> Ctx<'a> {
@@ -91,7 +94,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// 1-based line of a byte offset.
-    pub(crate) fn line_of(&self, offset: usize) -> usize {
+    fn line_of(&self, offset: usize) -> usize {
         let end = offset.min(self.text.len());
         self.text.as_bytes()[..end]
             .iter()
@@ -114,7 +117,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    pub(crate) fn err_nowhere(&self, key: impl Into<String>, kind: ConfigErrorKind) -> ConfigError {
+    fn err_nowhere(&self, key: impl Into<String>, kind: ConfigErrorKind) -> ConfigError {
         ConfigError {
             file: self.file.clone(),
             line: None,
@@ -188,7 +191,7 @@ fn key_path_at(text: &str, line: usize) -> String {
 }
 
 /// Reads a secret named by an `_env` or `_file` key.
-pub(crate) fn read_secret(
+fn read_secret(
     owner: &str,
     env_var: Option<&str>,
     file: Option<&Path>,

@@ -15,104 +15,104 @@ pub(super) type S<T> = Spanned<T>;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
-    pub server: RawServer,
+    pub(crate) server: RawServer,
     #[serde(default)]
-    pub tls: Option<RawTls>,
+    pub(crate) tls: Option<RawTls>,
     #[serde(default)]
-    pub upstreams: BTreeMap<String, Spanned<RawUpstream>>,
+    pub(crate) upstreams: BTreeMap<String, Spanned<RawUpstream>>,
     #[serde(default)]
-    pub routes: Vec<Spanned<RawRoute>>,
+    pub(crate) routes: Vec<Spanned<RawRoute>>,
     #[serde(default)]
-    pub forwarding: RawForwarding,
+    pub(crate) forwarding: RawForwarding,
     #[serde(default)]
-    pub cookies: RawCookies,
+    pub(crate) cookies: RawCookies,
     #[serde(default)]
-    pub cors: RawCors,
+    pub(crate) cors: RawCors,
     #[serde(default)]
-    pub signing: Option<RawSigning>,
+    pub(crate) signing: Option<RawSigning>,
     #[serde(default)]
-    pub token: Option<RawToken>,
+    pub(crate) token: Option<RawToken>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawServer {
     #[serde(default)]
-    pub listen: Option<S<String>>,
+    pub(crate) listen: Option<S<String>>,
     #[serde(default)]
-    pub http_listen: Option<S<String>>,
+    pub(crate) http_listen: Option<S<String>>,
     #[serde(default)]
-    pub http_redirect: Option<bool>,
+    pub(crate) http_redirect: Option<bool>,
     #[serde(default)]
-    pub admin_listen: Option<S<String>>,
+    pub(crate) admin_listen: Option<S<String>>,
     #[serde(default)]
-    pub hostnames: Option<Vec<S<String>>>,
+    pub(crate) hostnames: Option<Vec<S<String>>>,
     #[serde(default)]
-    pub shutdown_grace: Option<S<String>>,
+    pub(crate) shutdown_grace: Option<S<String>>,
     #[serde(default)]
-    pub header_read_timeout: Option<S<String>>,
+    pub(crate) header_read_timeout: Option<S<String>>,
     #[serde(default)]
-    pub tls_handshake_timeout: Option<S<String>>,
+    pub(crate) tls_handshake_timeout: Option<S<String>>,
     #[serde(default)]
-    pub max_connections: Option<S<i64>>,
+    pub(crate) max_connections: Option<S<i64>>,
     #[serde(default)]
-    pub workers: Option<S<i64>>,
+    pub(crate) workers: Option<S<i64>>,
     #[serde(default)]
-    pub proxy_protocol: Option<S<bool>>,
+    pub(crate) proxy_protocol: Option<S<bool>>,
     #[serde(default)]
-    pub drain_delay: Option<S<String>>,
+    pub(crate) drain_delay: Option<S<String>>,
     #[serde(default)]
-    pub watch_config: Option<bool>,
+    pub(crate) watch_config: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawTls {
-    pub cert: S<String>,
-    pub key: S<String>,
+    pub(crate) cert: S<String>,
+    pub(crate) key: S<String>,
     #[serde(default)]
-    pub self_signed: bool,
+    pub(crate) self_signed: bool,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawUpstream {
-    pub url: S<String>,
+    pub(crate) url: S<String>,
     #[serde(default)]
-    pub ca: Option<S<String>>,
+    pub(crate) ca: Option<S<String>>,
     #[serde(default)]
-    pub connect_timeout: Option<S<String>>,
+    pub(crate) connect_timeout: Option<S<String>>,
     #[serde(default)]
-    pub response_timeout: Option<S<String>>,
+    pub(crate) response_timeout: Option<S<String>>,
     #[serde(default)]
-    pub pool_idle_per_host: Option<S<i64>>,
+    pub(crate) pool_idle_per_host: Option<S<i64>>,
     #[serde(default)]
-    pub pool_idle_timeout: Option<S<String>>,
+    pub(crate) pool_idle_timeout: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawRoute {
-    pub prefix: S<String>,
-    pub upstream: S<String>,
+    pub(crate) prefix: S<String>,
+    pub(crate) upstream: S<String>,
     #[serde(default)]
-    pub strip_prefix: bool,
+    pub(crate) strip_prefix: bool,
     #[serde(default)]
-    pub host: Option<S<String>>,
+    pub(crate) host: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawForwarding {
     #[serde(default)]
-    pub trusted_proxies: Vec<S<String>>,
+    pub(crate) trusted_proxies: Vec<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCookies {
     #[serde(default = "default_rewrite_domain")]
-    pub rewrite_domain: bool,
+    pub(crate) rewrite_domain: bool,
 }
 
 impl Default for RawCookies {
@@ -131,57 +131,57 @@ fn default_rewrite_domain() -> bool {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCors {
     #[serde(default)]
-    pub allowed_origins: Vec<S<String>>,
+    pub(crate) allowed_origins: Vec<S<String>>,
     #[serde(default)]
-    pub max_age: Option<S<String>>,
+    pub(crate) max_age: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSigning {
     #[serde(default)]
-    pub path: Option<S<String>>,
+    pub(crate) path: Option<S<String>>,
     #[serde(default)]
-    pub max_body: Option<S<String>>,
+    pub(crate) max_body: Option<S<String>>,
     #[serde(default)]
-    pub authorization_endpoint: Option<S<String>>,
+    pub(crate) authorization_endpoint: Option<S<String>>,
     #[serde(default)]
-    pub channels: Vec<S<RawChannel>>,
+    pub(crate) channels: Vec<S<RawChannel>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawChannel {
-    pub config_id: S<String>,
+    pub(crate) config_id: S<String>,
     #[serde(default)]
-    pub tenant_space_id: Option<S<String>>,
+    pub(crate) tenant_space_id: Option<S<String>>,
     #[serde(default)]
-    pub secret_key_env: Option<S<String>>,
+    pub(crate) secret_key_env: Option<S<String>>,
     #[serde(default)]
-    pub secret_key_file: Option<S<String>>,
+    pub(crate) secret_key_file: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawToken {
     #[serde(default)]
-    pub validate_path: Option<S<String>>,
+    pub(crate) validate_path: Option<S<String>>,
     #[serde(default)]
-    pub secret_env: Option<S<String>>,
+    pub(crate) secret_env: Option<S<String>>,
     #[serde(default)]
-    pub secret_file: Option<S<String>>,
+    pub(crate) secret_file: Option<S<String>>,
     #[serde(default)]
-    pub ttl: Option<S<String>>,
+    pub(crate) ttl: Option<S<String>>,
     #[serde(default)]
-    pub leeway: Option<S<String>>,
+    pub(crate) leeway: Option<S<String>>,
     #[serde(default)]
-    pub allowed_callers: Vec<S<String>>,
+    pub(crate) allowed_callers: Vec<S<String>>,
     #[serde(default)]
-    pub rate_limit: Option<S<String>>,
+    pub(crate) rate_limit: Option<S<String>>,
     #[serde(default)]
-    pub rate_burst: Option<S<i64>>,
+    pub(crate) rate_burst: Option<S<i64>>,
     #[serde(default)]
-    pub single_use: bool,
+    pub(crate) single_use: bool,
     #[serde(default)]
-    pub max_body: Option<S<String>>,
+    pub(crate) max_body: Option<S<String>>,
 }

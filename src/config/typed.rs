@@ -12,13 +12,13 @@ use crate::secret::SecretKey;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub server: ServerConfig,
-    pub tls: TlsConfig,
+    pub(crate) tls: TlsConfig,
     /// Upstreams by index; routes refer to them by index.
-    pub upstreams: Vec<UpstreamConfig>,
-    pub routes: Vec<RouteConfig>,
-    pub forwarding: ForwardingConfig,
-    pub cookies: CookiesConfig,
-    pub cors: CorsConfig,
+    pub(crate) upstreams: Vec<UpstreamConfig>,
+    pub(crate) routes: Vec<RouteConfig>,
+    pub(crate) forwarding: ForwardingConfig,
+    pub(crate) cookies: CookiesConfig,
+    pub(crate) cors: CorsConfig,
     pub signing: Option<SigningConfig>,
     pub token: Option<TokenConfig>,
 }
@@ -26,52 +26,52 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
-    pub http_listen: Option<SocketAddr>,
-    pub http_redirect: bool,
+    pub(crate) http_listen: Option<SocketAddr>,
+    pub(crate) http_redirect: bool,
     pub admin_listen: Option<SocketAddr>,
     /// Lower-case DNS names or IP addresses.
-    pub hostnames: Vec<String>,
+    pub(crate) hostnames: Vec<String>,
     pub shutdown_grace: Duration,
-    pub header_read_timeout: Duration,
-    pub tls_handshake_timeout: Duration,
-    pub max_connections: usize,
+    pub(crate) header_read_timeout: Duration,
+    pub(crate) tls_handshake_timeout: Duration,
+    pub(crate) max_connections: usize,
     /// Worker threads, each with its own event loop and upstream pools.
-    pub workers: usize,
+    pub(crate) workers: usize,
     /// A PROXY protocol header (v1 or v2) is required on the public listeners before anything
     /// else; accepted only from peers in `forwarding.trusted_proxies` (never empty when true).
-    pub proxy_protocol: bool,
+    pub(crate) proxy_protocol: bool,
     /// On SIGTERM, `/readyz` answers 503 for this long before the listeners close and
     /// `shutdown_grace` starts, so that load balancers stop sending new connections first.
-    pub drain_delay: Duration,
+    pub(crate) drain_delay: Duration,
     /// Reload when the configuration file changes.
     pub watch_config: bool,
 }
 
 #[derive(Debug, Clone)]
-pub struct TlsConfig {
-    pub cert: PathBuf,
-    pub key: PathBuf,
-    pub self_signed: bool,
+pub(crate) struct TlsConfig {
+    pub(crate) cert: PathBuf,
+    pub(crate) key: PathBuf,
+    pub(crate) self_signed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scheme {
+pub(crate) enum Scheme {
     Http,
     Https,
 }
 
 /// `scheme://host[:port]` of an upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origin {
-    pub scheme: Scheme,
+pub(crate) struct Origin {
+    pub(crate) scheme: Scheme,
     /// Lower-case host name or IP literal (IPv6 without brackets).
-    pub host: String,
-    pub port: u16,
+    pub(crate) host: String,
+    pub(crate) port: u16,
 }
 
 impl Origin {
     /// `host` or `host:port` (port omitted when it is the scheme's default), as for `Host:`.
-    pub fn authority(&self) -> String {
+    pub(crate) fn authority(&self) -> String {
         let host = if self.host.contains(':') {
             format!("[{}]", self.host)
         } else {
@@ -89,7 +89,7 @@ impl Origin {
     }
 
     /// `https://host[:port]`.
-    pub fn to_url(&self) -> String {
+    pub(crate) fn to_url(&self) -> String {
         let scheme = match self.scheme {
             Scheme::Http => "http",
             Scheme::Https => "https",
@@ -99,18 +99,18 @@ impl Origin {
 }
 
 #[derive(Debug, Clone)]
-pub struct UpstreamConfig {
-    pub name: String,
-    pub origin: Origin,
-    pub ca: Option<PathBuf>,
-    pub connect_timeout: Duration,
-    pub response_timeout: Duration,
-    pub pool_idle_per_host: usize,
-    pub pool_idle_timeout: Duration,
+pub(crate) struct UpstreamConfig {
+    pub(crate) name: String,
+    pub(crate) origin: Origin,
+    pub(crate) ca: Option<PathBuf>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) response_timeout: Duration,
+    pub(crate) pool_idle_per_host: usize,
+    pub(crate) pool_idle_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HostMode {
+pub(crate) enum HostMode {
     /// `Host:` = the upstream's authority.
     Upstream,
     /// `Host:` = what the client sent (nginx `proxy_set_header Host $host`).
@@ -118,30 +118,30 @@ pub enum HostMode {
 }
 
 #[derive(Debug, Clone)]
-pub struct RouteConfig {
+pub(crate) struct RouteConfig {
     /// Starts and ends with `/`.
-    pub prefix: String,
+    pub(crate) prefix: String,
     /// Index into `Config::upstreams`.
-    pub upstream: usize,
-    pub strip_prefix: bool,
-    pub host: HostMode,
+    pub(crate) upstream: usize,
+    pub(crate) strip_prefix: bool,
+    pub(crate) host: HostMode,
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct ForwardingConfig {
-    pub trusted_proxies: Vec<IpNet>,
+pub(crate) struct ForwardingConfig {
+    pub(crate) trusted_proxies: Vec<IpNet>,
 }
 
 #[derive(Debug, Clone)]
-pub struct CookiesConfig {
-    pub rewrite_domain: bool,
+pub(crate) struct CookiesConfig {
+    pub(crate) rewrite_domain: bool,
 }
 
 #[derive(Debug, Clone)]
-pub struct CorsConfig {
+pub(crate) struct CorsConfig {
     /// Normalised origins, `scheme://host[:port]`, lower-case.
-    pub allowed_origins: Vec<String>,
-    pub max_age: Duration,
+    pub(crate) allowed_origins: Vec<String>,
+    pub(crate) max_age: Duration,
 }
 
 /// Where a secret came from, for `check`'s summary (never the secret).
@@ -186,21 +186,21 @@ impl SigningConfig {
 
 #[derive(Debug, Clone)]
 pub struct TokenConfig {
-    pub validate_path: String,
-    pub secret: SecretKey,
-    pub secret_source: SecretSource,
-    pub ttl: Duration,
-    pub leeway: Duration,
-    pub allowed_callers: Vec<IpNet>,
+    pub(crate) validate_path: String,
+    pub(crate) secret: SecretKey,
+    pub(crate) secret_source: SecretSource,
+    pub(crate) ttl: Duration,
+    pub(crate) leeway: Duration,
+    pub(crate) allowed_callers: Vec<IpNet>,
     /// Sustained validations per second per source address.
-    pub rate_per_sec: f64,
-    pub rate_burst: u32,
-    pub single_use: bool,
-    pub max_body: usize,
+    pub(crate) rate_per_sec: f64,
+    pub(crate) rate_burst: u32,
+    pub(crate) single_use: bool,
+    pub(crate) max_body: usize,
 }
 
 /// `scheme://host[:port]` with http or https, no path (a single trailing `/` is tolerated).
-pub fn parse_origin(s: &str) -> Option<Origin> {
+pub(crate) fn parse_origin(s: &str) -> Option<Origin> {
     let uri: http::Uri = s.trim().parse().ok()?;
     let scheme = match uri.scheme_str()? {
         "http" => Scheme::Http,
@@ -230,7 +230,7 @@ pub fn parse_origin(s: &str) -> Option<Origin> {
 }
 
 /// A CIDR, or a bare address meaning just that address.
-pub fn parse_cidr(s: &str) -> Option<IpNet> {
+pub(crate) fn parse_cidr(s: &str) -> Option<IpNet> {
     let s = s.trim();
     s.parse::<IpNet>()
         .ok()

@@ -9,7 +9,7 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 
 /// Parses a byte size: a whole number with an optional unit B, KiB, MiB, GiB (binary) or
 /// KB, MB, GB (decimal). `64KiB` = 65536.
-pub fn parse_size(s: &str) -> Option<usize> {
+pub(crate) fn parse_size(s: &str) -> Option<usize> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
