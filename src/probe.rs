@@ -20,6 +20,7 @@ use time::OffsetDateTime;
 use tokio::net::TcpStream;
 
 use crate::config::{Config, Scheme, UpstreamConfig};
+use crate::tls::EXPIRY_WARNING;
 use crate::upstream::UpstreamError;
 
 mod classify;
@@ -32,9 +33,6 @@ use classify::{classify_connect, classify_handshake};
 pub use format::report;
 use format::{join, leaf_text};
 use trust::{Recorder, client_config};
-
-/// A certificate whose `notAfter` is closer than this is reported as a warning.
-const EXPIRY_WARNING: Duration = Duration::from_secs(14 * 24 * 3600);
 
 /// What probing one upstream found.
 #[derive(Debug)]

@@ -58,8 +58,8 @@ pub(crate) struct Upstream {
     pub errors: UpstreamErrors,
 }
 
-/// The TLS client configuration for `cfg`: the webpki roots plus its `ca`.
-pub(crate) fn client_tls(cfg: &UpstreamConfig) -> Result<rustls::ClientConfig, UpstreamError> {
+/// The roots an upstream is verified against: the webpki roots plus its `ca`.
+pub(crate) fn roots(cfg: &UpstreamConfig) -> Result<rustls::RootCertStore, UpstreamError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = &cfg.ca {
@@ -75,6 +75,12 @@ pub(crate) fn client_tls(cfg: &UpstreamConfig) -> Result<rustls::ClientConfig, U
             })?;
         }
     }
+    Ok(roots)
+}
+
+/// The TLS client configuration for `cfg`: the webpki roots plus its `ca`.
+pub(crate) fn client_tls(cfg: &UpstreamConfig) -> Result<rustls::ClientConfig, UpstreamError> {
+    let roots = roots(cfg)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

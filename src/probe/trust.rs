@@ -10,7 +10,6 @@ use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use super::Leaf;
 use crate::config::UpstreamConfig;
-use crate::tls::load_certs;
 use crate::upstream::UpstreamError;
 
 /// The TLS client configuration of `crate::upstream::Upstream::new` (same roots, provider and
@@ -18,21 +17,7 @@ use crate::upstream::UpstreamError;
 pub(super) fn client_config(
     u: &UpstreamConfig,
 ) -> Result<(Arc<rustls::ClientConfig>, Arc<Recorder>), UpstreamError> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = &u.ca {
-        let certs = load_certs(path).map_err(|source| UpstreamError::Ca {
-            name: u.name.clone(),
-            source,
-        })?;
-        for cert in certs {
-            roots.add(cert).map_err(|source| UpstreamError::BadCa {
-                name: u.name.clone(),
-                path: path.clone(),
-                source,
-            })?;
-        }
-    }
+    let roots = crate::upstream::roots(u)?;
     let tls_err = |source| UpstreamError::Tls {
         name: u.name.clone(),
         source,
