@@ -7,6 +7,7 @@ use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 
 use crate::body::{BodyError, ProxyBody, full};
+use crate::confine::{self, Refused};
 use crate::sign::Refusal;
 
 /// Why a proxied request failed.
@@ -30,6 +31,10 @@ pub(crate) enum ProxyError {
     Signing(#[source] Refusal),
     #[error("the upstream refused the protocol upgrade")]
     UpgradeRefused,
+    /// Refused before routing: not this gateway's host, a dot segment, a method it never
+    /// forwards (`crate::confine`).
+    #[error("{0}")]
+    Confined(#[source] Refused),
 }
 
 impl ProxyError {
@@ -47,7 +52,28 @@ impl ProxyError {
             // Too large for the signing cap: the signing refusal's status and metric.
             ProxyError::Signing(r) => r.status(),
             ProxyError::UpgradeRefused => StatusCode::BAD_GATEWAY,
+            ProxyError::Confined(r) => match r {
+                Refused::MisdirectedHost => StatusCode::MISDIRECTED_REQUEST,
+                Refused::MissingHost
+                | Refused::DuplicateHost
+                | Refused::MalformedHost
+                | Refused::DotSegment => StatusCode::BAD_REQUEST,
+                Refused::Trace => StatusCode::METHOD_NOT_ALLOWED,
+                Refused::UnknownMethod => StatusCode::NOT_IMPLEMENTED,
+            },
         }
+    }
+
+    /// The JSON answer for this error, with the `Allow` header a 405 needs.
+    pub(crate) fn response(&self, request_id: &str) -> Response<ProxyBody> {
+        let mut resp = json_response(self.status(), json_body(&self.to_string(), request_id));
+        if let ProxyError::Confined(Refused::Trace) = self {
+            resp.headers_mut().insert(
+                header::ALLOW,
+                HeaderValue::from_static(confine::ALLOWED_METHODS),
+            );
+        }
+        resp
     }
 
     /// The kind of upstream failure, for the upstream error counter; `None` when the
@@ -62,7 +88,10 @@ impl ProxyError {
             ProxyError::UpstreamProtocol(_) | ProxyError::UpgradeRefused => {
                 Some(UpstreamErrorKind::Protocol)
             }
-            ProxyError::NoRoute | ProxyError::ClientBody(_) | ProxyError::Signing(_) => None,
+            ProxyError::NoRoute
+            | ProxyError::ClientBody(_)
+            | ProxyError::Signing(_)
+            | ProxyError::Confined(_) => None,
         }
     }
 

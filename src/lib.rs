@@ -32,6 +32,8 @@
 //!        ├ redirect::redirect              plain HTTP → 308 https (one of server.hostnames)
 //!        ├ admin::handle                   /healthz /readyz /metrics, POST /tokens
 //!        └ Gateway::handle (pipeline)      request id, access record, CORS decision
+//!           ├ confine::check               method, Host/:authority in server.hostnames, no dot
+//!           │                              segment: else refused (421/400/405/501), reaching nothing
 //!           ├ cors::preflight              answered at the edge
 //!           ├ local::find → local::serve   token validation, signature compatibility endpoint
 //!           └ route::RouteTable::find → Gateway::proxy
@@ -49,7 +51,7 @@
 //!   `connection`, `transport` (TLS handshake, hyper server), `proxy_protocol`,
 //!   `tls` (served certificate, self-signed), `swap`,
 //!   `reload`, [`watch`].
-//! - One request: `pipeline`, `route`, `headers`, `rewrite`, `cors`, `upstream`,
+//! - One request: `pipeline`, `confine`, `route`, `headers`, `rewrite`, `cors`, `upstream`,
 //!   `upgrade`, `body`, `error`, `access`, `local`, `admin`, `redirect`.
 //! - Domain: [`sign`] (auth-v2, pure), [`token`] (Token mode, pure), [`secret`] (redacted keys).
 //! - Around it: [`config`] (TOML → typed, errors with file/line/key), [`check`] (`check`
@@ -76,6 +78,7 @@ mod admin;
 mod body;
 pub mod check;
 pub mod config;
+mod confine;
 mod connection;
 mod cors;
 pub mod demo;

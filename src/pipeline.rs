@@ -1,7 +1,8 @@
 //! The per-request pipeline over one worker's [`Gateway`]:
 //!
 //! ```text
-//! handle ─ request id, access record, CORS decision
+//! handle ─ request id, confine (method, host, path: refused before anything else), access
+//!          record, CORS decision
 //!   ├─ CORS preflight ─────────────────────────────── answered at the edge
 //!   ├─ local::find → local::serve ─────────────────── token validation, signature endpoint
 //!   └─ route → proxy:
@@ -30,7 +31,7 @@ use crate::body::{ProxyBody, full, read_limited};
 use crate::config::{Config, HostMode};
 use crate::connection::ConnInfo;
 use crate::cors::{self, Cors};
-use crate::error::{ErrorChain, ProxyError, json_body, json_response};
+use crate::error::{ErrorChain, ProxyError};
 use crate::gateway::Gateway;
 use crate::headers::{self, X_REQUEST_ID};
 use crate::rewrite::{self, PublicOrigin};
@@ -48,10 +49,20 @@ impl Gateway {
         let request_id = request_id(req.headers());
         req.headers_mut().insert(&X_REQUEST_ID, request_id.clone());
         let rid = request_id.to_str().unwrap_or_default().to_owned();
-        let route = self.routes.find(req.uri().path());
+        let hostnames = &self.config().server.hostnames;
+        let confined = crate::confine::check(req.method(), req.uri(), req.headers(), hostnames);
+        // A refused request reaches nothing, not even a route's metrics.
+        let route = confined
+            .ok()
+            .and_then(|()| self.routes.find(req.uri().path()));
         let mut record = self.access_record(&req, &rid, route, conn);
         let cors = cors::decide(&self.config().cors, req.headers());
 
+        if let Err(refused) = confined {
+            let mut resp = self.error_response(ProxyError::Confined(refused), &rid, None);
+            cors::apply(&cors, resp.headers_mut());
+            return finish(resp, &request_id, record);
+        }
         if cors != Cors::Off && cors::is_preflight(req.method(), req.headers()) {
             let (status, h) = cors::preflight(&cors, req.headers(), self.config().cors.max_age);
             let mut resp = Response::new(crate::body::empty());
@@ -115,7 +126,7 @@ impl Gateway {
         } else {
             tracing::debug!(request_id = rid, error = %ErrorChain(&e), "request failed");
         }
-        json_response(e.status(), json_body(&e.to_string(), rid))
+        e.response(rid)
     }
 
     async fn proxy(
@@ -242,6 +253,7 @@ pub(crate) fn upstream_request(
         &client,
         conn.scheme,
         client_host.as_ref(),
+        &config.server.hostnames,
     );
     // The forwarded proto and host (a trusted proxy's, or the gateway's own).
     let forwarded = |name: &HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());

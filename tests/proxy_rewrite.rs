@@ -67,7 +67,11 @@ async fn behind_a_trusted_proxy_location_uses_the_forwarded_origin() {
             .unwrap()
     })
     .await;
-    let cfg = base_config(&up.url()) + "\n[forwarding]\ntrusted_proxies = [\"127.0.0.1/32\"]\n";
+    // The balancer forwards the public name: it must be one of the gateway's hostnames.
+    let cfg = base_config(&up.url()).replace(
+        r#"hostnames = ["localhost", "127.0.0.1"]"#,
+        r#"hostnames = ["localhost", "127.0.0.1", "chat.example.com"]"#,
+    ) + "\n[forwarding]\ntrusted_proxies = [\"127.0.0.1/32\"]\n";
     let gw = Gateway::start(&ca, &cfg).await;
     let c = client(&ca, false);
     let via_lb = get_with(

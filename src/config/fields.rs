@@ -141,10 +141,18 @@ impl Fields<'_, '_> {
         }
     }
 
-    /// A DNS name or an IP address, lower-cased.
+    /// A DNS name, lower-cased, or an IP address in its canonical form (IPv6 with or without
+    /// brackets, kept without): what `crate::confine` compares a request's host with.
     pub(super) fn hostname(&self, v: &S<String>, key: String) -> Result<String, ConfigError> {
         let name = v.get_ref().trim().to_ascii_lowercase();
-        if name.parse::<IpAddr>().is_ok() || is_dns_name(&name) {
+        let unbracketed = name
+            .strip_prefix('[')
+            .and_then(|n| n.strip_suffix(']'))
+            .filter(|n| n.contains(':'))
+            .unwrap_or(&name);
+        if let Ok(ip) = unbracketed.parse::<IpAddr>() {
+            Ok(ip.to_string())
+        } else if is_dns_name(&name) {
             Ok(name)
         } else {
             Err(self.err(

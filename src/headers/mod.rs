@@ -139,12 +139,16 @@ pub(crate) fn client_address(peer: IpAddr, trusted: &[IpNet], h: &HeaderMap) -> 
 
 /// Sets X-Forwarded-For, X-Real-IP, X-Forwarded-Proto and X-Forwarded-Host on a request
 /// going upstream. `proto` is the scheme the gateway received the request on, `host` the
-/// authority the client addressed. Proto and Host are kept from a trusted peer when valid.
+/// authority the client addressed (already confined to `hostnames`). Proto and Host are kept
+/// from a trusted peer when valid: the host only when it names one of `hostnames`, so that
+/// what the upstream (and `Location` rewriting) sees as the public host is always the
+/// gateway's own.
 pub(crate) fn set_forwarded(
     h: &mut HeaderMap,
     client: &ClientAddress,
     proto: &'static str,
     host: Option<&HeaderValue>,
+    hostnames: &[String],
 ) {
     let value = |s: &str| HeaderValue::from_str(s).expect("an IP list is a valid header value");
     h.insert(&X_FORWARDED_FOR, value(&client.forwarded_for));
@@ -157,7 +161,12 @@ pub(crate) fn set_forwarded(
     if !proto_kept {
         h.insert(&X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     }
-    let host_kept = client.peer_trusted && h.contains_key(&X_FORWARDED_HOST);
+    let mut forwarded_hosts = h.get_all(&X_FORWARDED_HOST).iter();
+    let host_kept = client.peer_trusted
+        && forwarded_hosts
+            .next()
+            .is_some_and(|v| crate::confine::is_served(v, hostnames))
+        && forwarded_hosts.next().is_none();
     if !host_kept {
         match host {
             Some(host) => {

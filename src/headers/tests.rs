@@ -124,24 +124,45 @@ fn proto_and_host_kept_only_from_trusted_peers() {
         ("x-forwarded-host", "evil.example"),
     ];
     let host = HeaderValue::from_static("chat.example.com");
+    let names = ["chat.example.com".to_owned(), "www.example.com".to_owned()];
 
     let mut h = headers(&incoming);
     let c = client_address(ip("203.0.113.7"), &trusted, &h);
-    set_forwarded(&mut h, &c, "https", Some(&host));
+    set_forwarded(&mut h, &c, "https", Some(&host), &names);
     assert_eq!(h["x-forwarded-proto"], "https");
     assert_eq!(h["x-forwarded-host"], "chat.example.com");
     assert_eq!(h["x-real-ip"], "203.0.113.7");
 
+    // A trusted peer's proto is kept, its host only when it is one of the hostnames.
     let mut h = headers(&incoming);
     let c = client_address(ip("10.0.0.2"), &trusted, &h);
-    set_forwarded(&mut h, &c, "https", Some(&host));
+    set_forwarded(&mut h, &c, "https", Some(&host), &names);
     assert_eq!(h["x-forwarded-proto"], "http");
-    assert_eq!(h["x-forwarded-host"], "evil.example");
+    assert_eq!(h["x-forwarded-host"], "chat.example.com");
+
+    // (X-Forwarded-Host values from a trusted peer, what goes upstream)
+    let cases: &[(&[&str], &str)] = &[
+        (&["www.example.com"], "www.example.com"),
+        (&["WWW.example.com:8443"], "WWW.example.com:8443"),
+        (&["evil.example"], "chat.example.com"),
+        (&["www.example.com, evil.example"], "chat.example.com"),
+        (&["www.example.com", "evil.example"], "chat.example.com"),
+        (&["www.example.com", "www.example.com"], "chat.example.com"),
+        (&[""], "chat.example.com"),
+    ];
+    for (sent, want) in cases {
+        let pairs: Vec<(&str, &str)> = sent.iter().map(|v| ("x-forwarded-host", *v)).collect();
+        let mut h = headers(&pairs);
+        let c = client_address(ip("10.0.0.2"), &trusted, &h);
+        set_forwarded(&mut h, &c, "https", Some(&host), &names);
+        let got: Vec<_> = h.get_all("x-forwarded-host").iter().collect();
+        assert_eq!(got, [*want], "{sent:?}");
+    }
 
     // A trusted peer's invalid proto is replaced.
     let mut h = headers(&[("x-forwarded-proto", "gopher")]);
     let c = client_address(ip("10.0.0.2"), &trusted, &h);
-    set_forwarded(&mut h, &c, "https", Some(&host));
+    set_forwarded(&mut h, &c, "https", Some(&host), &names);
     assert_eq!(h["x-forwarded-proto"], "https");
 }
 

@@ -1,4 +1,5 @@
-//! The operations keys of `[server]`: `proxy_protocol`, `drain_delay`, `watch_config`. Each:
+//! The operations keys of `[server]`: `proxy_protocol`, `drain_delay`, `watch_config`, and how
+//! `hostnames` are kept. Each:
 //! its default, set values, and every way to get it wrong (with file, line and key).
 
 use std::time::Duration;
@@ -152,4 +153,20 @@ fn invalid_values_name_the_file_line_and_key() {
             "{line}: got {e:?}, want {want:?}"
         );
     }
+}
+
+#[test]
+fn ip_hostnames_are_kept_in_canonical_form() {
+    let s = parse(&BASE.replace(
+        r#"hostnames = ["localhost", "127.0.0.1"]"#,
+        r#"hostnames = ["Chat.Example.COM", "127.0.0.1", "[::1]", "0:0:0:0:0:0:0:2"]"#,
+    ))
+    .unwrap()
+    .server;
+    assert_eq!(s.hostnames, ["chat.example.com", "127.0.0.1", "::1", "::2"]);
+    let e = err(&BASE.replace(
+        r#"hostnames = ["localhost", "127.0.0.1"]"#,
+        r#"hostnames = ["[localhost]"]"#,
+    ));
+    assert!(e.contains(":4: server.hostnames[0]: hostname"), "{e}");
 }
