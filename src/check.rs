@@ -51,6 +51,9 @@ fn listeners(out: &mut String, config: &Config) {
         let _ = writeln!(out, "  admin  {a}  (/healthz /readyz /metrics{tokens})");
     }
     let _ = writeln!(out, "  hostnames {}", s.hostnames.join(", "));
+    if let Some(v) = s.hsts.as_ref().and_then(|v| v.to_str().ok()) {
+        let _ = writeln!(out, "  hsts {v}  (on every HTTPS answer)");
+    }
     if s.proxy_protocol {
         out.push_str(
             "  PROXY protocol required on the public listeners (from trusted proxies only)\n",
@@ -184,4 +187,31 @@ fn token(out: &mut String, t: &TokenConfig) {
         t.secret_source,
         if t.single_use { "  single use" } else { "" }
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::Config;
+
+    const CONFIG: &str = "[server]\nhostnames = [\"chat.example.com\"]\n\
+                          [tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n";
+
+    fn summary(text: &str) -> String {
+        let config =
+            Config::parse(text, Path::new("/etc/cec/config.toml"), &|_| None).expect("test config");
+        super::summary(&config, "config.toml")
+    }
+
+    #[test]
+    fn hsts_is_listed_with_the_listeners_when_set() {
+        let with = CONFIG.replace("[server]\n", "[server]\nhsts = \"max-age=600; preload\"\n");
+        let out = summary(&with);
+        assert!(
+            out.contains("  hostnames chat.example.com\n  hsts max-age=600; preload  (on every HTTPS answer)\n"),
+            "{out}"
+        );
+        assert!(!summary(CONFIG).contains("hsts"), "{}", summary(CONFIG));
+    }
 }

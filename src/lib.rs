@@ -44,6 +44,7 @@
 //!              pipeline::rewrite_response  rewrite (Set-Cookie Domain, Location)
 //!           → error::ProxyError::status    the one error → status map, JSON body
 //!           → access::Metered              access log line and metrics when the body ends
+//!             (and `server.hsts` on every answer of the HTTPS listener)
 //! ```
 //!
 //! ## Modules

@@ -11,7 +11,8 @@
 //!        → send (pooled client, response deadline)
 //!        → upgrade::tunnel (101 only, tracked by the worker) → rewrite_response (pure: hop-by-hop, Set-Cookie, Location)
 //!   → error_response (the one ProxyError → status map, via error.rs) → CORS headers
-//!   → finish: X-Request-Id, access::Metered (access log + metrics when the body ends)
+//!   → finish: X-Request-Id, Strict-Transport-Security (HTTPS listener, `server.hsts`),
+//!     access::Metered (access log + metrics when the body ends)
 //! ```
 
 #[cfg(test)]
@@ -57,18 +58,22 @@ impl Gateway {
             .and_then(|()| self.routes.find(req.uri().path()));
         let mut record = self.access_record(&req, &rid, route, conn);
         let cors = cors::decide(&self.config().cors, req.headers());
+        let hsts = match conn.scheme {
+            "https" => self.config().server.hsts.as_ref(),
+            _ => None,
+        };
 
         if let Err(refused) = confined {
             let mut resp = self.error_response(ProxyError::Confined(refused), &rid, None);
             cors::apply(&cors, resp.headers_mut());
-            return finish(resp, &request_id, record);
+            return finish(resp, &request_id, hsts, record);
         }
         if cors != Cors::Off && cors::is_preflight(req.method(), req.headers()) {
             let (status, h) = cors::preflight(&cors, req.headers(), self.config().cors.max_age);
             let mut resp = Response::new(crate::body::empty());
             *resp.status_mut() = status;
             *resp.headers_mut() = h;
-            return finish(resp, &request_id, record);
+            return finish(resp, &request_id, hsts, record);
         }
         let result = if let Some(local) = crate::local::find(&self, req.uri().path()) {
             crate::local::serve(&self, local, req, conn).await
@@ -80,7 +85,7 @@ impl Gateway {
         };
         let mut resp = result.unwrap_or_else(|e| self.error_response(e, &rid, route));
         cors::apply(&cors, resp.headers_mut());
-        finish(resp, &request_id, record)
+        finish(resp, &request_id, hsts, record)
     }
 
     fn access_record(
@@ -327,13 +332,19 @@ pub(crate) fn rewrite_response(
     }
 }
 
-/// Adds the request id and wraps the body for the access log.
+/// Adds the request id (and on the HTTPS listener `server.hsts`) and wraps the body for the
+/// access log.
 fn finish(
     mut resp: Response<ProxyBody>,
     request_id: &HeaderValue,
+    hsts: Option<&HeaderValue>,
     mut record: AccessRecord,
 ) -> Response<Metered> {
     resp.headers_mut().insert(&X_REQUEST_ID, request_id.clone());
+    if let Some(v) = hsts {
+        resp.headers_mut()
+            .insert(header::STRICT_TRANSPORT_SECURITY, v.clone());
+    }
     record.status = resp.status().as_u16();
     resp.map(|b| Metered::new(b, record))
 }

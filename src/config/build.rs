@@ -112,6 +112,10 @@ fn server(f: &Fields<'_, '_>, s: &raw::RawServer) -> Result<ServerConfig, Config
             .map_or(DEFAULT_PROXY_PROTOCOL, |v| *v.get_ref()),
         drain_delay: f.duration(&s.drain_delay, "server.drain_delay", DEFAULT_DRAIN_DELAY)?,
         watch_config: s.watch_config.unwrap_or(DEFAULT_WATCH_CONFIG),
+        hsts: match &s.hsts {
+            Some(v) => Some(f.hsts(v, "server.hsts")?),
+            None => DEFAULT_HSTS.map(http::HeaderValue::from_static),
+        },
     })
 }
 

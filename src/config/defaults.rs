@@ -34,6 +34,9 @@ pub(crate) const DEFAULT_PROXY_PROTOCOL: bool = false;
 pub(crate) const DEFAULT_DRAIN_DELAY: Duration = Duration::ZERO;
 /// `server.watch_config`: off, so that a half-written file never changes a running gateway.
 pub(crate) const DEFAULT_WATCH_CONFIG: bool = false;
+/// `server.hsts`: none, since a browser that saw `Strict-Transport-Security` keeps refusing
+/// plain HTTP to the name for `max-age`; an operator opts in knowingly.
+pub(crate) const DEFAULT_HSTS: Option<&str> = None;
 
 /// `server.workers`: one event loop per core, like nginx's `worker_processes auto`.
 pub(crate) fn default_workers() -> usize {

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use http::HeaderValue;
 use ipnet::IpNet;
 
 use super::raw::S;
@@ -160,6 +161,37 @@ impl Fields<'_, '_> {
                 key,
                 invalid("hostname", v.get_ref(), "a DNS name or an IP address"),
             ))
+        }
+    }
+}
+
+impl Fields<'_, '_> {
+    /// A `Strict-Transport-Security` value: printable ASCII, `;`-separated directives, one of
+    /// them `max-age=<seconds>` (RFC 6797 §6.1: without it browsers ignore the header).
+    pub(super) fn hsts(&self, v: &S<String>, key: &str) -> Result<HeaderValue, ConfigError> {
+        let text = v.get_ref().trim();
+        let directives: Vec<&str> = text.split(';').map(str::trim).collect();
+        let max_age = directives.iter().any(|d| {
+            d.split_once('=').is_some_and(|(name, secs)| {
+                let secs = secs.trim().trim_matches('"');
+                name.trim().eq_ignore_ascii_case("max-age")
+                    && !secs.is_empty()
+                    && secs.bytes().all(|b| b.is_ascii_digit())
+            })
+        });
+        let sane = text.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
+            && directives.iter().all(|d| !d.is_empty());
+        match HeaderValue::from_str(text) {
+            Ok(value) if sane && max_age => Ok(value),
+            _ => Err(self.err(
+                v,
+                key,
+                invalid(
+                    "Strict-Transport-Security value",
+                    v.get_ref(),
+                    "with max-age=<seconds>, e.g. \"max-age=31536000; includeSubDomains\"",
+                ),
+            )),
         }
     }
 }

@@ -63,6 +63,8 @@ pub(super) struct RawServer {
     pub(crate) drain_delay: Option<S<String>>,
     #[serde(default)]
     pub(crate) watch_config: Option<bool>,
+    #[serde(default)]
+    pub(crate) hsts: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -4,6 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use http::HeaderValue;
 use ipnet::IpNet;
 
 use crate::secret::SecretKey;
@@ -45,6 +46,8 @@ pub struct ServerConfig {
     pub(crate) drain_delay: Duration,
     /// Reload when the configuration file changes.
     pub watch_config: bool,
+    /// `Strict-Transport-Security` added to every answer on the HTTPS listener.
+    pub(crate) hsts: Option<HeaderValue>,
 }
 
 #[derive(Debug, Clone)]

@@ -11,7 +11,6 @@ use super::*;
 const PENDING_KEYS: &[&str] = &[
     "server.keepalive_timeout",      // hardening
     "server.max_connections_per_ip", // hardening
-    "server.hsts",                   // hardening
     "upstreams.cec.max_connections", // hardening
     "token.mint_key_env",            // hardening
     "upstreams.apifabric.auth",      // API Fabric

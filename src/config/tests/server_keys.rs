@@ -1,5 +1,5 @@
-//! The operations keys of `[server]`: `proxy_protocol`, `drain_delay`, `watch_config`, and how
-//! `hostnames` are kept. Each:
+//! The operations keys of `[server]`: `proxy_protocol`, `drain_delay`, `watch_config`, `hsts`,
+//! and how `hostnames` are kept. Each:
 //! its default, set values, and every way to get it wrong (with file, line and key).
 
 use std::time::Duration;
@@ -169,4 +169,45 @@ fn ip_hostnames_are_kept_in_canonical_form() {
         r#"hostnames = ["[localhost]"]"#,
     ));
     assert!(e.contains(":4: server.hostnames[0]: hostname"), "{e}");
+}
+
+#[test]
+fn hsts_is_off_by_default_and_a_sane_value_when_set() {
+    assert_eq!(parse(BASE).unwrap().server.hsts, None);
+    assert_eq!(crate::config::DEFAULT_HSTS, None);
+    for value in [
+        "max-age=31536000",
+        "max-age=31536000; includeSubDomains",
+        "max-age=63072000; includeSubDomains; preload",
+        "includeSubDomains; Max-Age=\"600\"",
+        "max-age=0",
+    ] {
+        let s = parse(&config(&format!("hsts = {value:?}"), ""))
+            .unwrap_or_else(|e| panic!("{value}: {e}"))
+            .server;
+        assert_eq!(s.hsts.unwrap(), value, "{value}");
+    }
+    for value in [
+        "",
+        " ",
+        "includeSubDomains",
+        "max-age=",
+        "max-age=soon",
+        "max-age=-1",
+        "max-age=600;;preload",
+        "max-age=600\r\nSet-Cookie: a=b",
+        "max-age=600; é",
+    ] {
+        let e = err(&config(&format!("hsts = {value:?}"), ""));
+        assert!(
+            e.starts_with("/etc/cec/config.toml:3: server.hsts: Strict-Transport-Security value: ")
+                && e.contains("max-age=<seconds>"),
+            "{value:?}: {e}"
+        );
+    }
+    let e = err(&config("hsts = 31536000", ""));
+    assert!(
+        e.starts_with("/etc/cec/config.toml:3: server.hsts: invalid type: integer"),
+        "{e}"
+    );
 }
