@@ -397,6 +397,21 @@ async fn hsts_is_on_every_https_answer_and_nowhere_else() {
         );
     }
 
+    // The plain-HTTP proxy is confined too.
+    let url = format!(
+        "http://127.0.0.1:{}/service-cloud/x",
+        gw.http.unwrap().port()
+    );
+    let req = Request::get(&url).header("host", "evil.example");
+    let resp = plain.request(req.body(body("")).unwrap()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::MISDIRECTED_REQUEST);
+    assert!(!resp.headers().contains_key("strict-transport-security"));
+    assert_eq!(
+        up.requests().len(),
+        3,
+        "two over HTTPS, one over plain HTTP, no refused one"
+    );
+
     // Without the key, no header.
     let plain_gw = Gateway::start(&ca, &base_config(&up.url())).await;
     let got = get(&h1, &plain_gw.url("/service-cloud/x")).await;
