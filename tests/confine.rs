@@ -1,73 +1,17 @@
 //! Confinement through the real server: only `server.hostnames` are served (Host, HTTP/2
 //! `:authority`, a trusted proxy's X-Forwarded-Host), no dot segment reaches routing, only
-//! the usual methods are forwarded, and `server.hsts` is on every HTTPS answer. Requests are
+//! the usual methods are forwarded (`server.hsts`: tests/hsts.rs). Requests are
 //! written by hand where a client library would refuse or fix them; the mock upstream shows
 //! that a refused request reached nothing.
 
 mod support;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use http::{Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use support::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// A response read off the wire: status, lower-cased head, body.
-struct Raw {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-impl Raw {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().find_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            n.eq_ignore_ascii_case(name).then(|| v.trim())
-        })
-    }
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
-    }
-}
-
-impl std::fmt::Debug for Raw {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}\n{}", self.head, self.body)
-    }
-}
-
-/// Writes `head` (the request line and headers, without the final empty line) on a fresh
-/// TLS connection and reads the answer to the end (the request asks to close).
-async fn raw(ca: &DemoCa, gw: &Gateway, head: &str) -> Raw {
-    let mut tls = tls_to(ca, gw.https).await;
-    let request = format!("{head}\r\nConnection: close\r\n\r\n");
-    tls.write_all(request.as_bytes()).await.unwrap();
-    let mut got = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(10), async {
-        let mut buf = [0u8; 4096];
-        // The server may close without close_notify once it answered: keep what came.
-        while let Ok(n @ 1..) = tls.read(&mut buf).await {
-            got.extend_from_slice(&buf[..n]);
-        }
-    });
-    read.await.expect("an answer in time");
-    let text = String::from_utf8_lossy(&got).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("a status line: {text:?}"));
-    Raw {
-        status,
-        head: head.to_owned(),
-        body: body.to_owned(),
-    }
-}
 
 fn with_hostnames(cfg: String, names: &str) -> String {
     cfg.replace(
@@ -337,84 +281,4 @@ async fn trace_is_not_allowed_and_connect_not_implemented() {
         assert_eq!(got.status, 200, "{method}: {got:?}");
         assert_eq!(up.last().method.as_str(), method);
     }
-}
-
-#[tokio::test]
-async fn hsts_is_on_every_https_answer_and_nowhere_else() {
-    let ca = test_ca();
-    let up = MockUpstream::ok(&ca).await;
-    let cfg = base_config(&up.url()).replace(
-        "[server]\n",
-        "[server]\nhsts = \"max-age=600; includeSubDomains\"\n\
-         http_listen = \"127.0.0.1:0\"\nhttp_redirect = false\n",
-    );
-    let gw = Gateway::start(&ca, &cfg).await;
-    let want = "max-age=600; includeSubDomains";
-    let h1 = client(&ca, false);
-    for (path, status) in [
-        ("/service-cloud/x", StatusCode::OK),
-        ("/nothing/here", StatusCode::NOT_FOUND),
-    ] {
-        let got = get(&h1, &gw.url(path)).await;
-        assert_eq!(got.status, status, "{path}");
-        assert_eq!(got.headers["strict-transport-security"], want, "{path}");
-    }
-    let h2 = client(&ca, true);
-    let got = get(&h2, &gw.url("/service-cloud/x")).await;
-    assert_eq!(got.version, Version::HTTP_2);
-    assert_eq!(got.headers["strict-transport-security"], want);
-    for head in [
-        "GET /service-cloud/x HTTP/1.1\r\nHost: evil.example",
-        "GET /service-cloud/../x HTTP/1.1\r\nHost: localhost",
-        "TRACE /service-cloud/x HTTP/1.1\r\nHost: localhost",
-    ] {
-        let got = raw(&ca, &gw, head).await;
-        assert!(got.status >= 400, "{head}: {got:?}");
-        assert_eq!(
-            got.header("strict-transport-security"),
-            Some(want),
-            "{head}"
-        );
-    }
-
-    // Not on the admin listener, not on plain HTTP.
-    let plain: hyper_util::client::legacy::Client<_, TestBody> =
-        hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http();
-    let admin = format!("http://{}/healthz", gw.admin.unwrap());
-    let http = format!(
-        "http://localhost:{}/service-cloud/x",
-        gw.http.unwrap().port()
-    );
-    for url in [admin, http] {
-        let resp = plain
-            .request(Request::get(&url).body(body("")).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::OK, "{url}");
-        assert!(
-            !resp.headers().contains_key("strict-transport-security"),
-            "{url}"
-        );
-    }
-
-    // The plain-HTTP proxy is confined too.
-    let url = format!(
-        "http://127.0.0.1:{}/service-cloud/x",
-        gw.http.unwrap().port()
-    );
-    let req = Request::get(&url).header("host", "evil.example");
-    let resp = plain.request(req.body(body("")).unwrap()).await.unwrap();
-    assert_eq!(resp.status(), StatusCode::MISDIRECTED_REQUEST);
-    assert!(!resp.headers().contains_key("strict-transport-security"));
-    assert_eq!(
-        up.requests().len(),
-        3,
-        "two over HTTPS, one over plain HTTP, no refused one"
-    );
-
-    // Without the key, no header.
-    let plain_gw = Gateway::start(&ca, &base_config(&up.url())).await;
-    let got = get(&h1, &plain_gw.url("/service-cloud/x")).await;
-    assert_eq!(got.status, StatusCode::OK);
-    assert!(!got.headers.contains_key("strict-transport-security"));
 }

@@ -13,7 +13,9 @@ use hyper_util::rt::TokioExecutor;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
-use super::{DemoCa, TestBody, body};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::{DemoCa, Gateway, TestBody, body};
 
 pub type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, TestBody>;
 
@@ -157,4 +159,58 @@ pub async fn post(client: &HttpsClient, url: &str, b: impl Into<Bytes>) -> Got {
             .unwrap(),
     )
     .await
+}
+
+/// A response read off the wire: status, lower-cased head, body.
+pub struct Raw {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl Raw {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
+    }
+}
+
+impl std::fmt::Debug for Raw {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}\n{}", self.head, self.body)
+    }
+}
+
+/// Writes `head` (the request line and headers, without the final empty line) on a fresh
+/// TLS connection and reads the answer to the end (the request asks to close).
+pub async fn raw(ca: &DemoCa, gw: &Gateway, head: &str) -> Raw {
+    let mut tls = tls_to(ca, gw.https).await;
+    let request = format!("{head}\r\nConnection: close\r\n\r\n");
+    tls.write_all(request.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut buf = [0u8; 4096];
+        // The server may close without close_notify once it answered: keep what came.
+        while let Ok(n @ 1..) = tls.read(&mut buf).await {
+            got.extend_from_slice(&buf[..n]);
+        }
+    });
+    read.await.expect("an answer in time");
+    let text = String::from_utf8_lossy(&got).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("a status line: {text:?}"));
+    Raw {
+        status,
+        head: head.to_owned(),
+        body: body.to_owned(),
+    }
 }
