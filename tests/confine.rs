@@ -8,7 +8,7 @@ mod support;
 
 use std::sync::Arc;
 
-use http::{Request, Response, StatusCode, Version};
+use http::{Request, StatusCode, Version};
 use http_body_util::BodyExt;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use support::*;
@@ -148,15 +148,7 @@ async fn over_http2_an_authority_not_served_gets_421() {
 #[tokio::test]
 async fn a_trusted_proxy_forwarded_host_is_kept_only_when_served() {
     let ca = test_ca();
-    let up = MockUpstream::start(&ca, |r| async move {
-        let host = r.headers["host"].to_str().unwrap().to_owned();
-        Response::builder()
-            .status(StatusCode::FOUND)
-            .header("location", format!("https://{host}/service-cloud/next"))
-            .body(body(""))
-            .unwrap()
-    })
-    .await;
+    let up = MockUpstream::redirecting(&ca).await;
     let cfg = with_hostnames(
         base_config(&up.url()),
         r#"["localhost", "127.0.0.1", "chat.example.com"]"#,

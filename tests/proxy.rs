@@ -146,12 +146,8 @@ async fn longest_prefix_strip_prefix_and_client_host() {
     let cec = MockUpstream::ok(&ca).await;
     let site = MockUpstream::start(&ca, |_| async { Response::new(body("site")) }).await;
     let cfg = base_config(&cec.url())
-        + &format!(
-            r#"
-[upstreams.site]
-url = "{}"
-ca = "@DIR@/ca.pem"
-
+        + &upstream_table("site", &site.url())
+        + r#"
 [[routes]]
 prefix = "/demo/"
 upstream = "cec"
@@ -161,9 +157,7 @@ host = "client"
 [[routes]]
 prefix = "/"
 upstream = "site"
-"#,
-            site.url()
-        );
+"#;
     let gw = Gateway::start(&ca, &cfg).await;
     let c = client(&ca, false);
     let got = get(&c, &gw.url("/demo/webclient/x?y=1")).await;

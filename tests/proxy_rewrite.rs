@@ -58,15 +58,7 @@ async fn set_cookie_and_location_point_at_the_gateway() {
 #[tokio::test]
 async fn behind_a_trusted_proxy_location_uses_the_forwarded_origin() {
     let ca = test_ca();
-    let up = MockUpstream::start(&ca, |r| async move {
-        let host = r.headers["host"].to_str().unwrap().to_owned();
-        Response::builder()
-            .status(StatusCode::FOUND)
-            .header("location", format!("https://{host}/service-cloud/next"))
-            .body(body(""))
-            .unwrap()
-    })
-    .await;
+    let up = MockUpstream::redirecting(&ca).await;
     // The balancer forwards the public name: it must be one of the gateway's hostnames.
     let cfg = base_config(&up.url()).replace(
         r#"hostnames = ["localhost", "127.0.0.1"]"#,

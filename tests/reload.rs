@@ -20,18 +20,8 @@ async fn named(ca: &DemoCa, name: &'static str) -> MockUpstream {
 
 fn with_other_route(cec: &MockUpstream, other: &MockUpstream) -> String {
     base_config(&cec.url())
-        + &format!(
-            r#"
-[upstreams.other]
-url = "{}"
-ca = "@DIR@/ca.pem"
-
-[[routes]]
-prefix = "/other/"
-upstream = "other"
-"#,
-            other.url()
-        )
+        + &upstream_table("other", &other.url())
+        + "\n[[routes]]\nprefix = \"/other/\"\nupstream = \"other\"\n"
 }
 
 async fn metrics(gw: &Gateway) -> String {

@@ -141,6 +141,11 @@ upstream = "cec"
     )
 }
 
+/// An `[upstreams.NAME]` table for `url`, trusting the test CA (append it to [`base_config`]).
+pub fn upstream_table(name: &str, url: &str) -> String {
+    format!("\n[upstreams.{name}]\nurl = \"{url}\"\nca = \"@DIR@/ca.pem\"\n")
+}
+
 /// GET on the admin listener (plain HTTP/1.1): (status, body).
 pub async fn admin_get(gw: &Gateway, path: &str) -> (StatusCode, String) {
     admin_request(gw, Method::GET, path, "").await

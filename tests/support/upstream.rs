@@ -89,6 +89,19 @@ impl MockUpstream {
         Self::start(ca, |_| async { Response::new(body("ok")) }).await
     }
 
+    /// A mock that answers 302 to `https://<the Host it received>/service-cloud/next`.
+    pub async fn redirecting(ca: &DemoCa) -> Self {
+        Self::start(ca, |r| async move {
+            let host = r.headers["host"].to_str().unwrap().to_owned();
+            Response::builder()
+                .status(StatusCode::FOUND)
+                .header("location", format!("https://{host}/service-cloud/next"))
+                .body(body(""))
+                .unwrap()
+        })
+        .await
+    }
+
     pub fn url(&self) -> String {
         format!("https://localhost:{}", self.addr.port())
     }
