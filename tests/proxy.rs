@@ -54,11 +54,7 @@ async fn path_is_byte_exact_and_forwarded_headers_come_from_the_peer() {
 async fn a_trusted_proxy_chain_is_appended_and_the_client_request_id_kept() {
     let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
-    // The balancer forwards the public name: it must be one of the gateway's hostnames.
-    let cfg = base_config(&up.url()).replace(
-        r#"hostnames = ["localhost", "127.0.0.1"]"#,
-        r#"hostnames = ["localhost", "127.0.0.1", "chat.example.com"]"#,
-    ) + "\n[forwarding]\ntrusted_proxies = [\"127.0.0.1/32\"]\n";
+    let cfg = behind_trusted_proxy(&up.url());
     let gw = Gateway::start(&ca, &cfg).await;
     let got = get_with(
         &client(&ca, false),

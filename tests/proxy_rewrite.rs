@@ -59,11 +59,7 @@ async fn set_cookie_and_location_point_at_the_gateway() {
 async fn behind_a_trusted_proxy_location_uses_the_forwarded_origin() {
     let ca = test_ca();
     let up = MockUpstream::redirecting(&ca).await;
-    // The balancer forwards the public name: it must be one of the gateway's hostnames.
-    let cfg = base_config(&up.url()).replace(
-        r#"hostnames = ["localhost", "127.0.0.1"]"#,
-        r#"hostnames = ["localhost", "127.0.0.1", "chat.example.com"]"#,
-    ) + "\n[forwarding]\ntrusted_proxies = [\"127.0.0.1/32\"]\n";
+    let cfg = behind_trusted_proxy(&up.url());
     let gw = Gateway::start(&ca, &cfg).await;
     let c = client(&ca, false);
     let via_lb = get_with(

@@ -141,6 +141,15 @@ upstream = "cec"
     )
 }
 
+/// [`base_config`] behind a trusted balancer on 127.0.0.1 that forwards the public name
+/// `chat.example.com`, which must then be one of the gateway's hostnames.
+pub fn behind_trusted_proxy(upstream: &str) -> String {
+    base_config(upstream).replace(
+        r#"hostnames = ["localhost", "127.0.0.1"]"#,
+        r#"hostnames = ["localhost", "127.0.0.1", "chat.example.com"]"#,
+    ) + "\n[forwarding]\ntrusted_proxies = [\"127.0.0.1/32\"]\n"
+}
+
 /// An `[upstreams.NAME]` table for `url`, trusting the test CA (append it to [`base_config`]).
 pub fn upstream_table(name: &str, url: &str) -> String {
     format!("\n[upstreams.{name}]\nurl = \"{url}\"\nca = \"@DIR@/ca.pem\"\n")
