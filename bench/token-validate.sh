@@ -11,6 +11,7 @@ bin=./target/release/cec-gateway
 dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
 export CEC_TOKEN_KEY=bench-token-key-0123456789-0123456789-abcdef
+export CEC_MINT_KEY=bench-mint-key-0123456789-0123456789-abcdefg
 
 config() { # $1 = extra [token] lines, $2 = https port, $3 = admin port
   cat > "$dir/gw.toml" <<TOML
@@ -24,6 +25,7 @@ key = "gw.key"
 self_signed = true
 [token]
 secret_env = "CEC_TOKEN_KEY"
+mint_key_env = "CEC_MINT_KEY"
 $1
 TOML
 }
@@ -33,7 +35,7 @@ run() { # $1 = title, $2 = extra [token] lines
   "$bin" --config "$dir/gw.toml" 2>"$dir/log" &
   local pid=$!
   for _ in $(seq 50); do curl -s "http://127.0.0.1:19643/readyz" >/dev/null && break; sleep 0.1; done
-  TOKEN=$(curl -s http://127.0.0.1:19643/tokens -d '{"userId":"10010001","userName":"Tom","tenantSpaceId":"202007159031"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  TOKEN=$(curl -s http://127.0.0.1:19643/tokens -H "Authorization: Bearer $CEC_MINT_KEY" -d '{"userId":"10010001","userName":"Tom","tenantSpaceId":"202007159031"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
   export TOKEN
   local t0; t0=$(awk '{print $14+$15}' /proc/$pid/stat)
   echo "== $1"

@@ -1,17 +1,21 @@
 //! The admin listener, kept off the public listener: `/healthz`, `/readyz`, `/metrics`, and
 //! Token mode's `POST /tokens`. It reads the worker's current state like a public request.
+//!
+//! `POST /tokens` needs `Authorization: Bearer <token.mint_key_*>`, checked in constant time
+//! before the body is read; without a mint key configured it is off (404), like Token mode.
 
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use crate::body::{ProxyBody, full, read_limited};
 use crate::error::{json_body, json_response};
 use crate::gateway::Gateway;
+use crate::secret::SecretKey;
 use crate::swap::StateHandle;
 
 /// Answers one admin request.
@@ -54,9 +58,19 @@ pub(crate) fn text(status: StatusCode, body: &'static str) -> Response<ProxyBody
 /// `POST /tokens` on the admin listener: `{"userId","userName","tenantSpaceId"}` →
 /// `{"token","expiresAt"}`.
 async fn mint_tokens(gw: &Gateway, req: Request<Incoming>) -> Response<ProxyBody> {
-    let Some(service) = gw.token() else {
-        return json_response(StatusCode::NOT_FOUND, json_body("token mode is off", ""));
+    let mint_key = gw.config().token.as_ref().and_then(|t| t.mint_key.as_ref());
+    let (Some(service), Some(mint_key)) = (gw.token(), mint_key) else {
+        return json_response(StatusCode::NOT_FOUND, json_body("token minting is off", ""));
     };
+    if !authorized(req.headers(), &mint_key.key) {
+        let mut resp = json_response(
+            StatusCode::UNAUTHORIZED,
+            json_body("POST /tokens needs Authorization: Bearer <mint key>", ""),
+        );
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return resp;
+    }
     let (parts, body) = req.into_parts();
     let bytes = match read_limited(
         body,
@@ -77,6 +91,54 @@ async fn mint_tokens(gw: &Gateway, req: Request<Incoming>) -> Response<ProxyBody
         Err(e) => {
             let reply = e.reply();
             json_response(reply.status, reply.body)
+        }
+    }
+}
+
+/// Whether the request carries `Authorization: Bearer <key>` (the scheme case-insensitive,
+/// one `Authorization` field only).
+fn authorized(h: &HeaderMap, key: &SecretKey) -> bool {
+    let mut values = h.get_all(header::AUTHORIZATION).iter();
+    let (Some(v), None) = (values.next(), values.next()) else {
+        return false;
+    };
+    let v = v.as_bytes();
+    match v.get(..7) {
+        Some(scheme) if scheme.eq_ignore_ascii_case(b"bearer ") => key.matches(&v[7..]),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_bearer_mint_key_is_authorized() {
+        let key = SecretKey::mint("mint-key-0123456789-abcdefghijklmnop").unwrap();
+        let with = |values: &[&str]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append(header::AUTHORIZATION, HeaderValue::from_str(v).unwrap());
+            }
+            authorized(&h, &key)
+        };
+        let right = "Bearer mint-key-0123456789-abcdefghijklmnop";
+        assert!(with(&[right]));
+        assert!(with(&["bearer mint-key-0123456789-abcdefghijklmnop"]));
+        for wrong in [
+            &[][..],
+            &[""],
+            &["Bearer"],
+            &["Bearer "],
+            &["mint-key-0123456789-abcdefghijklmnop"],
+            &["Basic mint-key-0123456789-abcdefghijklmnop"],
+            &["Bearer mint-key-0123456789-abcdefghijklmno"],
+            &["Bearer mint-key-0123456789-abcdefghijklmnopq"],
+            &["Bearer  mint-key-0123456789-abcdefghijklmnop"],
+            &[right, right],
+        ] {
+            assert!(!with(wrong), "{wrong:?}");
         }
     }
 }

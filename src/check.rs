@@ -43,7 +43,7 @@ fn listeners(out: &mut String, config: &Config) {
         let _ = writeln!(out, "  http   {a}  ({what})");
     }
     if let Some(a) = s.admin_listen {
-        let tokens = if config.token.is_some() {
+        let tokens = if config.token.as_ref().is_some_and(|t| t.mint_key.is_some()) {
             " /tokens"
         } else {
             ""
@@ -187,6 +187,16 @@ fn token(out: &mut String, t: &TokenConfig) {
         t.secret_source,
         if t.single_use { "  single use" } else { "" }
     );
+    match &t.mint_key {
+        Some(m) => {
+            let _ = writeln!(
+                out,
+                "  POST /tokens on the admin listener: mint key from {}",
+                m.source
+            );
+        }
+        None => out.push_str("  POST /tokens: off (no token.mint_key_env or mint_key_file)\n"),
+    }
 }
 
 #[cfg(test)]

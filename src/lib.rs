@@ -30,7 +30,7 @@
 //!  └ connection::serve_connection          PROXY header (proxy_protocol) → TLS handshake → hyper
 //!     └ connection::dispatch               by listener role: public, redirect, admin
 //!        ├ redirect::redirect              plain HTTP → 308 https (one of server.hostnames)
-//!        ├ admin::handle                   /healthz /readyz /metrics, POST /tokens
+//!        ├ admin::handle                   /healthz /readyz /metrics, POST /tokens (mint key)
 //!        └ Gateway::handle (pipeline)      request id, access record, CORS decision
 //!           ├ confine::check               method, Host/:authority in server.hostnames, no dot
 //!           │                              segment: else refused (421/400/405/501), reaching nothing
@@ -40,7 +40,7 @@
 //!              pipeline::upstream_request  URI, headers (hop-by-hop, X-Forwarded-*), Host
 //!              Gateway::sign_if_applies    body::read_limited → sign::sign_body (auth-v2)
 //!              pipeline::send              upstream::Upstream's pooled client, response deadline
-//!              upgrade::tunnel             101 only, tracked by the worker for the drain
+//!              upgrade::tunnel             WebSocket 101 with the right accept, tracked for the drain
 //!              pipeline::rewrite_response  rewrite (Set-Cookie Domain, Location)
 //!           → error::ProxyError::status    the one error → status map, JSON body
 //!           → access::Metered              access log line and metrics when the body ends

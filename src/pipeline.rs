@@ -9,7 +9,7 @@
 //!        upstream_request (pure: URI, hop-by-hop, X-Forwarded-*, Host, cookies, upgrade)
 //!        → sign_if_applies (buffer + inject thirdPartAuthorization)
 //!        → send (pooled client, response deadline)
-//!        → upgrade::tunnel (101 only, tracked by the worker) → rewrite_response (pure: hop-by-hop, Set-Cookie, Location)
+//!        → upgrade::tunnel (101 with the WebSocket accept only, tracked by the worker) → rewrite_response (pure: hop-by-hop, Set-Cookie, Location)
 //!   → error_response (the one ProxyError → status map, via error.rs) → CORS headers
 //!   → finish: X-Request-Id, Strict-Transport-Security (HTTPS listener, `server.hsts`),
 //!     access::Metered (access log + metrics when the body ends)
@@ -38,7 +38,11 @@ use crate::headers::{self, X_REQUEST_ID};
 use crate::rewrite::{self, PublicOrigin};
 use crate::route::Route;
 use crate::sign;
+use crate::upgrade;
 use crate::upstream::Upstream;
+
+/// The h2c upgrade's settings (RFC 7540 §3.2.1), never forwarded.
+const HTTP2_SETTINGS: HeaderName = HeaderName::from_static("http2-settings");
 
 impl Gateway {
     /// Answers one request. Never fails: every error becomes a response.
@@ -142,9 +146,11 @@ impl Gateway {
         record: &mut AccessRecord,
     ) -> Result<Response<ProxyBody>, ProxyError> {
         let upstream = &self.upstreams[route.upstream];
-        let client_upgrade = (req.version() == Version::HTTP_11
-            && req.headers().contains_key(header::UPGRADE))
-        .then(|| hyper::upgrade::on(&mut req));
+        // Only a WebSocket handshake is forwarded as one; any other `Upgrade` is dropped below.
+        let websocket_key = upgrade::websocket_key(req.method(), req.version(), req.headers());
+        let client_upgrade = websocket_key
+            .is_some()
+            .then(|| hyper::upgrade::on(&mut req));
         let (mut parts, body) = req.into_parts();
         let target = upstream_request(
             &mut parts,
@@ -159,9 +165,17 @@ impl Gateway {
         record.upstream_status = Some(resp.status().as_u16());
         let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
         if switching {
-            let client = client_upgrade.ok_or(ProxyError::UpgradeRefused)?;
+            // A tunnel only for the handshake the client began, answered as RFC 6455 says.
+            let client = match (client_upgrade, &websocket_key) {
+                (Some(client), Some(key))
+                    if upgrade::upstream_switched_to_websocket(resp.headers(), key) =>
+                {
+                    client
+                }
+                _ => return Err(ProxyError::UpgradeRefused),
+            };
             let upstream = hyper::upgrade::on(&mut resp);
-            let tunnel = crate::upgrade::tunnel(client, upstream, record.request_id.clone());
+            let tunnel = upgrade::tunnel(client, upstream, record.request_id.clone());
             self.tunnels.spawn(tunnel);
         }
         let (mut rparts, rbody) = resp.into_parts();
@@ -225,7 +239,9 @@ pub(crate) struct Target {
 
 /// Turns the client's request head into the upstream's, in place: absolute URI on the upstream,
 /// hop-by-hop headers removed, X-Forwarded-* set, `Host` by the route's mode, HTTP/2 cookie
-/// crumbs joined, and the upgrade headers put back when the client asked for an upgrade.
+/// crumbs joined, and `Connection: upgrade` + `Upgrade: websocket` put back when `upgrading`
+/// (the client's request is a WebSocket handshake, [`upgrade::websocket_key`]); any other
+/// `Upgrade` is dropped with `HTTP2-Settings`, and the request goes on as a normal one.
 pub(crate) fn upstream_request(
     parts: &mut Parts,
     config: &Config,
@@ -251,6 +267,8 @@ pub(crate) fn upstream_request(
         .map_err(|_| ProxyError::NoRoute)?;
 
     let upgrade = headers::remove_hop_by_hop(&mut parts.headers);
+    // Only for an h2c upgrade, which is never forwarded (RFC 9113 §3.1 dropped it).
+    parts.headers.remove(HTTP2_SETTINGS);
     let trusted = &config.forwarding.trusted_proxies;
     let client = headers::client_address(conn.peer.ip(), trusted, &parts.headers);
     headers::set_forwarded(
@@ -273,11 +291,13 @@ pub(crate) fn upstream_request(
     };
     parts.headers.insert(header::HOST, host);
     join_cookie_crumbs(&mut parts.headers);
-    if let (Some(up), true) = (upgrade, upgrading) {
+    if upgrade.is_some() && upgrading {
         parts
             .headers
             .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-        parts.headers.insert(header::UPGRADE, up);
+        parts
+            .headers
+            .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     }
     parts.uri = uri;
     parts.version = Version::HTTP_11;

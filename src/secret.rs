@@ -3,13 +3,20 @@
 //! A secret lives in a [`SecretKey`] from the moment it is read until it is dropped. Its `Debug`
 //! and `Display` print `<redacted>`, it has no `Serialize`, and the only way to the bytes is
 //! `SecretKey::expose`, which the signer and the token module call and nothing else does.
+//! A credential that a client presents (the admin listener's mint key) is checked with
+//! [`SecretKey::matches`], in constant time, and never exposed.
 
 use std::fmt;
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 /// Longest `secretKey` the CEC accepts (seed 004: "length 43, A-Z a-z 0-9 only").
 pub(crate) const MAX_SIGNING_SECRET_LEN: usize = 43;
 /// Shortest HS256 key Token mode accepts (RFC 7518 §3.2: a key of the hash's size or larger).
 const MIN_TOKEN_SECRET_LEN: usize = 32;
+/// Shortest mint key (`token.mint_key_*`) the admin listener accepts: as strong as the token key.
+const MIN_MINT_KEY_LEN: usize = 32;
 
 /// A secret value. Never printed, never logged.
 #[derive(Clone, PartialEq, Eq)]
@@ -26,6 +33,8 @@ pub enum SecretError {
     NotAlphanumeric,
     #[error("is {len} bytes long; HS256 needs at least {MIN_TOKEN_SECRET_LEN}")]
     TooShort { len: usize },
+    #[error("is {len} bytes long; a mint key needs at least {MIN_MINT_KEY_LEN}")]
+    MintKeyTooShort { len: usize },
 }
 
 impl SecretKey {
@@ -51,6 +60,24 @@ impl SecretKey {
             return Err(SecretError::TooShort { len: text.len() });
         }
         Ok(Self(text.to_owned()))
+    }
+
+    /// The admin listener's mint key: at least 32 bytes, any content.
+    pub(crate) fn mint(text: &str) -> Result<Self, SecretError> {
+        let text = text.trim_end_matches(['\r', '\n']);
+        if text.len() < MIN_MINT_KEY_LEN {
+            return Err(SecretError::MintKeyTooShort { len: text.len() });
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    /// Whether `presented` is this secret, in constant time: the SHA-256 digests of both are
+    /// compared byte for byte without an early exit, so neither the position of the first
+    /// difference nor the secret's length shows in the time taken.
+    pub(crate) fn matches(&self, presented: &[u8]) -> bool {
+        let ours = Sha256::digest(self.0.as_bytes());
+        let theirs = Sha256::digest(presented);
+        ours.ct_eq(&theirs).into()
     }
 
     /// The secret's bytes, for a MAC key. Callers must not log, format or copy them elsewhere.
@@ -100,6 +127,18 @@ mod tests {
             Err(SecretError::TooShort { len: 5 })
         );
         assert!(SecretKey::token(&"k".repeat(32)).is_ok());
+    }
+
+    #[test]
+    fn mint_key_needs_32_bytes_and_matches_only_itself() {
+        let err = SecretKey::mint(&"m".repeat(31)).unwrap_err();
+        assert_eq!(err, SecretError::MintKeyTooShort { len: 31 });
+        assert!(err.to_string().contains("at least 32"), "{err}");
+        let key = SecretKey::mint(&format!("{}\n", "m".repeat(32))).unwrap();
+        assert!(key.matches("m".repeat(32).as_bytes()));
+        for wrong in ["", "m", &"m".repeat(31), &"m".repeat(33), &"n".repeat(32)] {
+            assert!(!key.matches(wrong.as_bytes()), "{wrong:?}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The `cec-gateway` binary: `check`, `sign`, and `serve` as a separate process (JSON access
-//! log, SIGTERM → exit 0), with a known secret that must appear in no log line or response.
+//! log, SIGTERM → exit 0), with known secrets (channel key, token key, mint key) that must appear
+//! in no log line or response.
 
 mod support;
 
@@ -9,10 +10,13 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use http::{Request, StatusCode};
+use http_body_util::BodyExt;
 use support::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cec-gateway");
 const SECRET: &str = "Sup3rSecretChannelKey0042";
+const TOKEN_KEY: &str = "cli-serve-token-key-0123456789-abcdefghij";
+const MINT: &str = "cli-serve-mint-key-0123456789-abcdefghijk";
 
 /// `cec-gateway check --config <config>`, with `CLI_TEST_SECRET` set to `secret` or unset.
 fn check(config: &Path, secret: Option<&str>) -> Output {
@@ -136,7 +140,7 @@ async fn serve_logs_json_access_lines_never_the_secret_and_exits_0_on_sigterm() 
     let closed = closed_port().await;
     let cfg = base_config(&up.url()).replace("@DIR@", dir.0.to_str().unwrap())
         + &format!(
-            "\n[upstreams.down]\nurl = \"https://localhost:{}\"\n\n[[routes]]\nprefix = \"/down/\"\nupstream = \"down\"\n\n[signing]\nauthorization_endpoint = \"/webchat/authorizationService\"\nmax_body = \"512\"\n\n[[signing.channels]]\nconfig_id = \"817854979183314945\"\ntenant_space_id = \"202007159031\"\nsecret_key_env = \"CEC_SECRET_KEY\"\n",
+            "\n[upstreams.down]\nurl = \"https://localhost:{}\"\n\n[[routes]]\nprefix = \"/down/\"\nupstream = \"down\"\n\n[signing]\nauthorization_endpoint = \"/webchat/authorizationService\"\nmax_body = \"512\"\n\n[[signing.channels]]\nconfig_id = \"817854979183314945\"\ntenant_space_id = \"202007159031\"\nsecret_key_env = \"CEC_SECRET_KEY\"\n\n[token]\nsecret_env = \"CEC_TOKEN_KEY\"\nmint_key_env = \"CEC_MINT_KEY\"\n",
             closed.port()
         );
     let cfg_path = write(&dir.0, "gateway.toml", &cfg);
@@ -144,6 +148,8 @@ async fn serve_logs_json_access_lines_never_the_secret_and_exits_0_on_sigterm() 
         .args(["--log-format", "json", "--config"])
         .arg(&cfg_path)
         .env("CEC_SECRET_KEY", SECRET)
+        .env("CEC_TOKEN_KEY", TOKEN_KEY)
+        .env("CEC_MINT_KEY", MINT)
         .env("RUST_LOG", "debug")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -159,7 +165,7 @@ async fn serve_logs_json_access_lines_never_the_secret_and_exits_0_on_sigterm() 
         }
     });
     let mut log = Vec::new();
-    let https = loop {
+    let (https, admin) = loop {
         let line = lines_rx
             .recv_timeout(Duration::from_secs(20))
             .expect("the gateway logs that it is serving");
@@ -167,11 +173,10 @@ async fn serve_logs_json_access_lines_never_the_secret_and_exits_0_on_sigterm() 
             .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
         log.push(line);
         if v["message"] == "cec-gateway serving" {
-            break v["https"]
-                .as_str()
-                .unwrap()
-                .parse::<std::net::SocketAddr>()
-                .unwrap();
+            let addr = |s: &str| s.parse::<std::net::SocketAddr>().unwrap();
+            let admin = v["admin"].as_str().unwrap();
+            let admin = admin.strip_prefix("Some(").unwrap().trim_end_matches(')');
+            break (addr(v["https"].as_str().unwrap()), addr(admin));
         }
     };
     let url = |p: &str| format!("https://localhost:{}{p}", https.port());
@@ -216,6 +221,30 @@ async fn serve_logs_json_access_lines_never_the_secret_and_exits_0_on_sigterm() 
         assert_ne!(got.status, StatusCode::INTERNAL_SERVER_ERROR);
         bodies.push_str(got.text());
     }
+    // Minting on the admin listener: a wrong mint key, none, and the right one.
+    let admin_client: hyper_util::client::legacy::Client<_, TestBody> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let right = format!("Bearer {MINT}");
+    for (auth, want) in [
+        (Some("Bearer wrong-mint-key-0123456789-abcdefghij"), 401),
+        (None, 401),
+        (Some(right.as_str()), 200),
+    ] {
+        let mut req = Request::post(format!("http://{admin}/tokens"));
+        if let Some(auth) = auth {
+            req = req.header("authorization", auth);
+        }
+        let b = r#"{"userId":"1","userName":"Tom","tenantSpaceId":"202007159031"}"#;
+        let resp = admin_client
+            .request(req.body(body(b)).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), want, "{auth:?}");
+        let text = resp.into_body().collect().await.unwrap().to_bytes();
+        bodies.push_str(&String::from_utf8_lossy(&text));
+    }
+    assert!(!bodies.contains(MINT), "a response carried the mint key");
     assert!(!bodies.contains(SECRET), "a response carried the secret");
     assert_eq!(
         up.requests().len(),
@@ -240,6 +269,8 @@ async fn serve_logs_json_access_lines_never_the_secret_and_exits_0_on_sigterm() 
 
     let all = log.join("\n");
     assert!(!all.contains(SECRET), "the secret reached the log");
+    assert!(!all.contains(MINT), "the mint key reached the log");
+    assert!(!all.contains(TOKEN_KEY), "the token key reached the log");
     assert!(
         !all.contains("cookie-value") && !all.contains("query-value"),
         "cookies and queries stay out of the log"

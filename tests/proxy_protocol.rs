@@ -11,7 +11,7 @@ use std::io::ErrorKind;
 use std::net::{Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use http::{Method, Request, StatusCode};
+use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use support::*;
@@ -265,11 +265,12 @@ const VALIDATE: &str = "/rest/cc-messaging/v1/thirdparty/chatThirdPartyValidate"
 async fn token_rate_limit_keys_on_the_proxy_source() {
     let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
-    let token_table = "[token]\nsecret_env = \"TOKEN_KEY\"\nrate_limit = \"1/m\"\nrate_burst = 3";
+    let token_table = "[token]\nsecret_env = \"TOKEN_KEY\"\nmint_key_env = \"MINT_KEY\"\nrate_limit = \"1/m\"\nrate_burst = 3";
     let cfg = pp_config(&up, "", token_table);
-    let gw = Gateway::start_with_env(&ca, &cfg, &[("TOKEN_KEY", TOKEN_KEY)]).await;
+    let env = [("TOKEN_KEY", TOKEN_KEY), ("MINT_KEY", MINT_KEY)];
+    let gw = Gateway::start_with_env(&ca, &cfg, &env).await;
     let mint = r#"{"userId":"u1","userName":"Ann","tenantSpaceId":"t1"}"#;
-    let (status, text) = admin_request(&gw, Method::POST, "/tokens", mint).await;
+    let (status, text) = admin_mint(&gw, mint).await;
     assert_eq!(status, StatusCode::OK, "{text}");
     let minted: serde_json::Value = serde_json::from_str(&text).unwrap();
     let validation = serde_json::json!({

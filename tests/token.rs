@@ -1,5 +1,5 @@
 //! Token mode through the real server: the vendor's response format on the public listener,
-//! `/tokens` only on the admin listener, the per-source rate limit and `allowed_callers`
+//! `/tokens` only on the admin listener and only with the mint key, the per-source rate limit and `allowed_callers`
 //! (a second loopback address, 127.0.0.2, plays another caller), and a token minted by PyJWT.
 
 mod support;
@@ -17,16 +17,18 @@ const VALIDATE: &str = "/rest/cc-messaging/v1/thirdparty/chatThirdPartyValidate"
 
 fn config(up: &MockUpstream, token: &str) -> String {
     format!(
-        "{}\n[token]\nsecret_env = \"TOKEN_KEY\"\n{token}\n",
+        "{}\n[token]\nsecret_env = \"TOKEN_KEY\"\nmint_key_env = \"MINT_KEY\"\n{token}\n",
         base_config(&up.url())
     )
 }
 
-/// A gateway whose `[token]` table has `secret_env = "TOKEN_KEY"` (set to `key`) and the
-/// lines `token`, in front of an upstream that answers ok.
+/// A gateway whose `[token]` table has `secret_env = "TOKEN_KEY"` (set to `key`),
+/// `mint_key_env = "MINT_KEY"` (set to [`MINT_KEY`]) and the lines `token`, in front of an
+/// upstream that answers ok.
 async fn start(ca: &DemoCa, key: &str, token: &str) -> (MockUpstream, Gateway) {
     let up = MockUpstream::ok(ca).await;
-    let gw = Gateway::start_with_env(ca, &config(&up, token), &[("TOKEN_KEY", key)]).await;
+    let env = [("TOKEN_KEY", key), ("MINT_KEY", MINT_KEY)];
+    let gw = Gateway::start_with_env(ca, &config(&up, token), &env).await;
     (up, gw)
 }
 
@@ -59,7 +61,7 @@ async fn validate(
 async fn mint(gw: &Gateway, user_id: &str, user_name: &str, tenant: &str) -> String {
     let b =
         serde_json::json!({ "userId": user_id, "userName": user_name, "tenantSpaceId": tenant });
-    let (status, text) = admin_request(gw, Method::POST, "/tokens", &b.to_string()).await;
+    let (status, text) = admin_mint(gw, &b.to_string()).await;
     assert_eq!(status, StatusCode::OK, "{text}");
     let j: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert!(j["expiresAt"].as_u64().unwrap() > 1_700_000_000);
@@ -124,6 +126,89 @@ async fn minted_tokens_validate_in_the_vendor_format_and_nothing_else_does() {
         assert!(metrics.contains(line), "missing {line}\n{metrics}");
     }
     assert!(!metrics.contains(&token) && !metrics.contains(KEY));
+}
+
+const MINT_BODY: &str = r#"{"userId":"u1","userName":"Ann","tenantSpaceId":"t1"}"#;
+
+/// `POST /tokens` with `authorization` (or none): (status, WWW-Authenticate, body).
+async fn mint_as(gw: &Gateway, authorization: Option<&str>) -> (StatusCode, String, String) {
+    let headers: Vec<(&str, &str)> = authorization
+        .map(|a| ("authorization", a))
+        .into_iter()
+        .collect();
+    let (status, h, text) =
+        admin_request_with(gw, Method::POST, "/tokens", &headers, MINT_BODY).await;
+    let challenge = h
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, challenge, text)
+}
+
+#[tokio::test]
+async fn minting_needs_the_mint_key_as_bearer_credential() {
+    let ca = test_ca();
+    let (_up, gw) = start(&ca, KEY, "").await;
+    let wrong = format!("Bearer {}x", MINT_KEY);
+    let token_key = format!("Bearer {KEY}");
+    let basic = format!("Basic {MINT_KEY}");
+    for auth in [
+        None,
+        Some(wrong.as_str()),
+        Some(&token_key),
+        Some(&basic),
+        Some("Bearer "),
+    ] {
+        let (status, challenge, text) = mint_as(&gw, auth).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{auth:?}: {text}");
+        assert_eq!(challenge, "Bearer", "{auth:?}");
+        let j: serde_json::Value = serde_json::from_str(&text).expect("a JSON error body");
+        assert!(j["error"].as_str().unwrap().contains("Bearer"), "{text}");
+        assert!(j.get("token").is_none(), "{text}");
+        assert!(!text.contains(MINT_KEY), "{text}");
+    }
+    let (_, metrics) = admin_get(&gw, "/metrics").await;
+    assert!(
+        metrics.contains("cec_gateway_tokens_minted_total 0"),
+        "{metrics}"
+    );
+
+    let right = format!("Bearer {MINT_KEY}");
+    let (status, challenge, text) = mint_as(&gw, Some(&right)).await;
+    assert_eq!((status, challenge.as_str()), (StatusCode::OK, ""), "{text}");
+    let j: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(j["token"].as_str().unwrap().split('.').count(), 3, "{text}");
+    let (_, metrics) = admin_get(&gw, "/metrics").await;
+    assert!(
+        metrics.contains("cec_gateway_tokens_minted_total 1"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains(MINT_KEY));
+}
+
+#[tokio::test]
+async fn without_a_mint_key_minting_is_off() {
+    let ca = test_ca();
+    let up = MockUpstream::ok(&ca).await;
+    let cfg = format!(
+        "{}\n[token]\nsecret_env = \"TOKEN_KEY\"\n",
+        base_config(&up.url())
+    );
+    let gw = Gateway::start_with_env(&ca, &cfg, &[("TOKEN_KEY", KEY)]).await;
+    let right = format!("Bearer {MINT_KEY}");
+    for auth in [None, Some(right.as_str())] {
+        let (status, challenge, text) = mint_as(&gw, auth).await;
+        assert_eq!(
+            (status, challenge.as_str()),
+            (StatusCode::NOT_FOUND, ""),
+            "{text}"
+        );
+        assert!(!text.contains("token\""), "{text}");
+    }
+    // Token mode itself still validates on the public listener.
+    let c = client(&ca, false);
+    let got = validate(&c, &gw, "not.a.token", "u1", "Ann", "t1").await;
+    assert_eq!(got.text(), r#"{"retCode":1,"message":"validate failed"}"#);
 }
 
 #[tokio::test]

@@ -345,6 +345,17 @@ fn token(
     let (secret, secret_source) =
         read_secret("[token]", env_var, file.as_deref(), env, SecretKey::token)
             .map_err(|k| f.ctx.err_nowhere("token", k))?;
+    let mint_file = t.mint_key_file.as_ref().map(|p| f.ctx.resolve(p.get_ref()));
+    let mint_env = t.mint_key_env.as_ref().map(|v| v.get_ref().as_str());
+    let mint_key = match (mint_env, mint_file.as_deref()) {
+        (None, None) => None,
+        (env_var, file) => {
+            let (key, source) =
+                read_secret("[token] mint key", env_var, file, env, SecretKey::mint)
+                    .map_err(|k| f.ctx.err_nowhere("token", k))?;
+            Some(MintKey { key, source })
+        }
+    };
     let rate_per_sec = match &t.rate_limit {
         Some(v) => parse_rate(v.get_ref()).ok_or_else(|| {
             f.err(
@@ -363,6 +374,7 @@ fn token(
         )?,
         secret,
         secret_source,
+        mint_key,
         ttl: f.duration(&t.ttl, "token.ttl", DEFAULT_TOKEN_TTL)?,
         leeway: f.duration(&t.leeway, "token.leeway", DEFAULT_TOKEN_LEEWAY)?,
         allowed_callers: f.cidrs(&t.allowed_callers, "token.allowed_callers")?,

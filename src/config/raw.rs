@@ -173,6 +173,10 @@ pub(super) struct RawToken {
     #[serde(default)]
     pub(crate) secret_file: Option<S<String>>,
     #[serde(default)]
+    pub(crate) mint_key_env: Option<S<String>>,
+    #[serde(default)]
+    pub(crate) mint_key_file: Option<S<String>>,
+    #[serde(default)]
     pub(crate) ttl: Option<S<String>>,
     #[serde(default)]
     pub(crate) leeway: Option<S<String>>,

@@ -32,6 +32,7 @@ fn env(name: &str) -> Option<String> {
         "BAD_SECRET" => Some("not-alnum!".into()),
         "LONG_SECRET" => Some("a".repeat(44)),
         "TOKEN_KEY" | "CEC_TOKEN_KEY" => Some("k".repeat(32)),
+        "MINT_KEY" | "CEC_MINT_KEY" => Some("m".repeat(32)),
         _ => None,
     }
 }
@@ -262,6 +263,37 @@ fn token_section() {
         "{BASE}\n[token]\nsecret_env = \"TOKEN_KEY\"\nrate_limit = \"fast\"\n"
     ));
     assert!(e.contains("token.rate_limit: rate: \"fast\""), "{e}");
+}
+
+#[test]
+fn the_mint_key_is_one_source_or_none_at_least_32_bytes_and_never_shown() {
+    let token = |lines: &str| format!("{BASE}\n[token]\nsecret_env = \"TOKEN_KEY\"\n{lines}\n");
+    assert!(parse(&token("")).unwrap().token.unwrap().mint_key.is_none());
+    let c = parse(&token("mint_key_env = \"MINT_KEY\"")).unwrap();
+    let m = c.token.as_ref().unwrap().mint_key.as_ref().unwrap();
+    assert_eq!(m.source, SecretSource::Env("MINT_KEY".into()));
+    assert!(m.key.matches("m".repeat(32).as_bytes()));
+    let summary = crate::check::summary(&c, "c.toml");
+    assert!(summary.contains("mint key from env MINT_KEY"), "{summary}");
+    assert!(!summary.contains(&"m".repeat(32)), "{summary}");
+    assert!(!format!("{c:?}").contains(&"m".repeat(32)));
+    let off = crate::check::summary(&parse(&token("")).unwrap(), "c.toml");
+    assert!(
+        off.contains("POST /tokens: off") && !off.contains("/tokens)"),
+        "{off}"
+    );
+
+    let e = err(&token(
+        "mint_key_env = \"TOKEN_KEY\"\nmint_key_file = \"m.key\"",
+    ));
+    assert!(e.contains("[token] mint key: set exactly one of"), "{e}");
+    let e = err(&token("mint_key_env = \"CEC_SECRET_KEY\""));
+    assert!(
+        e.contains("[token] mint key: the secret is 12 bytes long; a mint key needs at least 32"),
+        "{e}"
+    );
+    let e = err(&token("mint_key_env = \"UNSET\""));
+    assert!(e.contains("environment variable UNSET is not set"), "{e}");
 }
 
 #[test]

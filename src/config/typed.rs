@@ -192,6 +192,8 @@ pub struct TokenConfig {
     pub(crate) validate_path: String,
     pub(crate) secret: SecretKey,
     pub(crate) secret_source: SecretSource,
+    /// The credential `POST /tokens` needs (`Authorization: Bearer`); `None`: `/tokens` is off.
+    pub(crate) mint_key: Option<MintKey>,
     pub(crate) ttl: Duration,
     pub(crate) leeway: Duration,
     pub(crate) allowed_callers: Vec<IpNet>,
@@ -200,6 +202,13 @@ pub struct TokenConfig {
     pub(crate) rate_burst: u32,
     pub(crate) single_use: bool,
     pub(crate) max_body: usize,
+}
+
+/// The admin listener's minting credential and where it came from (for `check`).
+#[derive(Debug, Clone)]
+pub(crate) struct MintKey {
+    pub(crate) key: SecretKey,
+    pub(crate) source: SecretSource,
 }
 
 /// `scheme://host[:port]` with http or https, no path (a single trailing `/` is tolerated).

@@ -34,6 +34,7 @@ fn config() -> TokenConfig {
         validate_path: "/rest/cc-messaging/v1/thirdparty/chatThirdPartyValidate".into(),
         secret: SecretKey::token(KEY).expect("test key is long enough"),
         secret_source: SecretSource::Env("CEC_TOKEN_SECRET".into()),
+        mint_key: None,
         ttl: Duration::from_secs(TTL),
         leeway: Duration::from_secs(LEEWAY),
         allowed_callers: Vec::new(),

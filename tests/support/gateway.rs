@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use cec_gateway::config::Config;
-use http::{Method, Request, StatusCode};
+use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -166,24 +166,41 @@ pub async fn admin_request(
     path: &str,
     b: &str,
 ) -> (StatusCode, String) {
+    let (status, _, text) = admin_request_with(gw, method, path, &[], b).await;
+    (status, text)
+}
+
+/// A request to the admin listener with extra `headers`: (status, response headers, body).
+pub async fn admin_request_with(
+    gw: &Gateway,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    b: &str,
+) -> (StatusCode, HeaderMap, String) {
     let c: Client<HttpConnector, TestBody> = Client::builder(TokioExecutor::new()).build_http();
     let url = format!("http://{}{}", gw.admin.expect("admin listener"), path);
-    let req = Request::builder()
+    let mut req = Request::builder()
         .method(method)
         .uri(url)
-        .header("content-type", "application/json")
-        .body(body(b.to_owned()))
-        .unwrap();
+        .header("content-type", "application/json");
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let req = req.body(body(b.to_owned())).unwrap();
     let resp = c.request(req).await.unwrap();
-    let status = resp.status();
-    let text = String::from_utf8(
-        resp.into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec(),
-    )
-    .unwrap();
+    let (parts, b) = resp.into_parts();
+    let text = String::from_utf8(b.collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    (parts.status, parts.headers, text)
+}
+
+/// The mint key that test configurations name with `mint_key_env = "MINT_KEY"`.
+pub const MINT_KEY: &str = "mint-test-key-0123456789-abcdefghijklmnop";
+
+/// `POST /tokens` on the admin listener with `Authorization: Bearer` [`MINT_KEY`].
+pub async fn admin_mint(gw: &Gateway, b: &str) -> (StatusCode, String) {
+    let auth = format!("Bearer {MINT_KEY}");
+    let headers = [("authorization", auth.as_str())];
+    let (status, _, text) = admin_request_with(gw, Method::POST, "/tokens", &headers, b).await;
     (status, text)
 }

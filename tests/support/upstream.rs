@@ -53,7 +53,20 @@ impl MockUpstream {
         F: Fn(Recorded) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Response<TestBody>> + Send + 'static,
     {
-        let handler: Handler = Arc::new(move |r| Box::pin(handler(r)));
+        Self::serve(ca, Arc::new(move |r| Box::pin(handler(r))), true).await
+    }
+
+    /// Like [`MockUpstream::start`], but `handler` answers WebSocket handshakes too (to answer
+    /// one wrongly): nothing is echoed.
+    pub async fn answering_upgrades<F, Fut>(ca: &DemoCa, handler: F) -> Self
+    where
+        F: Fn(Recorded) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Response<TestBody>> + Send + 'static,
+    {
+        Self::serve(ca, Arc::new(move |r| Box::pin(handler(r))), false).await
+    }
+
+    async fn serve(ca: &DemoCa, handler: Handler, echo_websocket: bool) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let tls = ca.server_config(LOCAL_NAMES, &[b"http/1.1"]).unwrap();
@@ -72,7 +85,11 @@ impl MockUpstream {
                     };
                     let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
                         let (handler, rec) = (handler.clone(), rec.clone());
-                        async move { Ok::<_, Infallible>(serve_recorded(req, handler, rec).await) }
+                        async move {
+                            Ok::<_, Infallible>(
+                                serve_recorded(req, handler, rec, echo_websocket).await,
+                            )
+                        }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(tls), svc)
@@ -121,12 +138,14 @@ async fn serve_recorded(
     mut req: Request<Incoming>,
     handler: Handler,
     rec: Arc<Mutex<Vec<Recorded>>>,
+    echo_websocket: bool,
 ) -> Response<TestBody> {
     // WebSocket: answer the handshake and echo messages.
-    if req
-        .headers()
-        .get(http::header::UPGRADE)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"))
+    if echo_websocket
+        && req
+            .headers()
+            .get(http::header::UPGRADE)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"))
     {
         let key = req.headers().get("sec-websocket-key").cloned().unwrap();
         rec.lock().unwrap().push(Recorded {

@@ -12,7 +12,6 @@ const PENDING_KEYS: &[&str] = &[
     "server.keepalive_timeout",      // hardening
     "server.max_connections_per_ip", // hardening
     "upstreams.cec.max_connections", // hardening
-    "token.mint_key_env",            // hardening
     "upstreams.apifabric.auth",      // API Fabric
     "routes.3.allowed_callers",      // API Fabric
     "routes.3.caller_key_env",       // API Fabric
