@@ -90,34 +90,23 @@ impl Reloader {
 /// each that the new configuration tried to change.
 fn keep_fixed(old: &ServerConfig, new: &mut ServerConfig) {
     let mut kept = Vec::new();
-    if new.listen != old.listen {
-        kept.push("server.listen");
-        new.listen = old.listen;
+    macro_rules! keep {
+        ($($field:ident),*) => {$(
+            if new.$field != old.$field {
+                kept.push(concat!("server.", stringify!($field)));
+                new.$field = old.$field;
+            }
+        )*};
     }
-    if new.http_listen != old.http_listen {
-        kept.push("server.http_listen");
-        new.http_listen = old.http_listen;
-    }
-    if new.admin_listen != old.admin_listen {
-        kept.push("server.admin_listen");
-        new.admin_listen = old.admin_listen;
-    }
-    if new.workers != old.workers {
-        kept.push("server.workers");
-        new.workers = old.workers;
-    }
-    if new.http_redirect != old.http_redirect {
-        kept.push("server.http_redirect");
-        new.http_redirect = old.http_redirect;
-    }
-    if new.shutdown_grace != old.shutdown_grace {
-        kept.push("server.shutdown_grace");
-        new.shutdown_grace = old.shutdown_grace;
-    }
-    if new.max_connections != old.max_connections {
-        kept.push("server.max_connections");
-        new.max_connections = old.max_connections;
-    }
+    keep!(
+        listen,
+        http_listen,
+        admin_listen,
+        workers,
+        http_redirect,
+        shutdown_grace,
+        max_connections
+    );
     if !kept.is_empty() {
         tracing::warn!(keys = ?kept, "these settings need a restart to change; keeping the running ones");
     }
