@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http::Method;
 use http_body::{Body, Frame, SizeHint};
 
-use crate::body::ProxyBody;
+use crate::body::{BoxError, ProxyBody};
 use crate::metrics::RouteMetrics;
 
 /// What the access log line says about one request, filled in along the way.
@@ -75,12 +75,12 @@ impl Metered {
 
 impl Body for Metered {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         match &polled {

@@ -6,11 +6,13 @@
 //!   → PROXY header (`server.proxy_protocol`, public listeners: only from a trusted proxy; its
 //!     source becomes the client) and TLS handshake (HTTPS listener; the current state's
 //!     certificate), both within `tls_handshake_timeout` of the accept
-//!   → hyper (HTTP/1.1 with upgrades, HTTP/2) under the drain watcher, header-read deadline
+//!   → public listeners: the client's share of `max_connections_per_ip`, or closed
+//!   → hyper (HTTP/1.1 with upgrades, HTTP/2) under the connection's deadlines and the drain
 //!       each request: role → the worker's current Gateway (pipeline), the redirect, or admin
-//!   → slot and gauge released when the connection ends
+//!   → slot, gauge and per-client count released when the connection ends, or when the
+//!     WebSocket tunnel it became ends (the request carries them: [`ConnHold`])
 //! ```
-//! The I/O steps themselves (TLS handshake, hyper) are `crate::transport`'s.
+//! The I/O steps themselves (TLS handshake, hyper, deadlines) are `crate::transport`'s.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,14 +20,16 @@ use std::sync::Arc;
 use http::{Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper_util::server::graceful::Watcher;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::body::ProxyBody;
-use crate::config::Config;
+use crate::config::{Config, DEFAULT_RESPONSE_TIMEOUT, DEFAULT_STALL_MARGIN};
+use crate::lifecycle::Deadlines;
+use crate::per_ip::{IpSlot, PerIp};
 use crate::swap::StateHandle;
 use crate::transport::{handshake, serve_http};
 
@@ -49,53 +53,99 @@ pub(crate) enum Role {
     Admin,
 }
 
-/// One listener: what its connections do, and their gauge.
+/// One listener: what its connections do, their gauge, and (public listeners) the
+/// per-client count.
 pub(crate) struct Listener {
     pub(crate) role: Role,
     pub(crate) open: Gauge,
+    pub(crate) per_ip: Option<Arc<PerIp>>,
 }
 
-/// Serves one accepted connection to its end. `permit` is its slot of the listener's budget.
+/// Serves one accepted connection to its end. `permit` is its slot of the listener's budget;
+/// `drain` cancelled means: finish what is in flight and close.
 pub(crate) async fn serve_connection(
     mut tcp: TcpStream,
     peer: SocketAddr,
     listener: Arc<Listener>,
     state: Arc<StateHandle>,
     permit: OwnedSemaphorePermit,
-    watcher: Watcher,
+    drain: CancellationToken,
 ) {
-    let _held = Held::new(permit, listener.open.clone());
+    let mut held = Held::new(permit, listener.open.clone());
     // Best effort: Nagle only delays small responses.
     tcp.set_nodelay(true).ok();
     let role = listener.role;
     // The connection's settings come from the state current when it is accepted; each of
     // its requests then loads the state current at that request.
     let gw = state.load();
-    let deadline = Instant::now() + gw.config().server.tls_handshake_timeout;
+    let config = gw.config();
+    let deadline = Instant::now() + config.server.tls_handshake_timeout;
     let tls = matches!(role, Role::Public { tls: true }).then(|| gw.generation.tls.clone());
     let http = Arc::clone(&gw.http);
-    let Some(client) = proxied_client(&mut tcp, peer, role, gw.config(), deadline).await else {
+    let deadlines = deadlines(config);
+    let Some(client) = proxied_client(&mut tcp, peer, role, config, deadline).await else {
         return;
     };
+    if let Some(per_ip) = &listener.per_ip {
+        match client_slot(per_ip, client, config) {
+            Ok(slot) => held.ip = slot,
+            Err(()) => return,
+        }
+    }
     drop(gw);
     let scheme = if tls.is_some() { "https" } else { "http" };
     let conn = ConnInfo {
         peer: client,
         scheme,
     };
-    let service = move |req| dispatch(role, Arc::clone(&state), req, conn);
+    let hold = ConnHold {
+        _held: Arc::new(held),
+    };
+    let service = move |mut req: Request<Incoming>| {
+        req.extensions_mut().insert(hold.clone());
+        dispatch(role, Arc::clone(&state), req, conn)
+    };
     let result = match tls {
         Some(acceptor) => {
             let left = deadline.saturating_duration_since(Instant::now());
             let Some(tls) = handshake(&acceptor, tcp, client, left).await else {
                 return;
             };
-            serve_http(&http, tls, service, watcher).await
+            serve_http(&http, tls, service, deadlines, drain).await
         }
-        None => serve_http(&http, tcp, service, watcher).await,
+        None => serve_http(&http, tcp, service, deadlines, drain).await,
     };
     if let Err(e) = result {
         tracing::debug!(peer = %client, error = %e, "connection ended with an error");
+    }
+}
+
+/// A connection's deadlines by the configuration current at its accept.
+fn deadlines(config: &Config) -> Deadlines {
+    let slowest = config.upstreams.iter().map(|u| u.response_timeout).max();
+    Deadlines {
+        header_read: config.server.header_read_timeout,
+        keepalive: config.server.keepalive_timeout,
+        stall: slowest.unwrap_or(DEFAULT_RESPONSE_TIMEOUT) + DEFAULT_STALL_MARGIN,
+    }
+}
+
+/// The client's share of `max_connections_per_ip`: `Ok(None)` for a trusted proxy, which
+/// speaks for many clients and is not counted; `Err` (logged) when the client has its share.
+fn client_slot(
+    per_ip: &Arc<PerIp>,
+    client: SocketAddr,
+    config: &Config,
+) -> Result<Option<IpSlot>, ()> {
+    if crate::headers::is_trusted(client.ip(), &config.forwarding.trusted_proxies) {
+        return Ok(None);
+    }
+    match per_ip.take(client.ip(), config.server.max_connections_per_ip) {
+        Some(slot) => Ok(Some(slot)),
+        None => {
+            tracing::debug!(peer = %client, "max_connections_per_ip reached; closing");
+            Err(())
+        }
     }
 }
 
@@ -142,10 +192,18 @@ async fn dispatch(
     }
 }
 
-/// What a connection holds for its whole life: its slot, and its count in the gauge.
+/// What a connection holds for its whole life: its slot, its count in the gauge, its client's
+/// count. Every request carries it (an extension), so that a WebSocket tunnel, which outlives
+/// the connection's HTTP part, holds them until it closes.
+#[derive(Clone)]
+pub(crate) struct ConnHold {
+    _held: Arc<Held>,
+}
+
 struct Held {
     _permit: OwnedSemaphorePermit,
     open: Gauge,
+    ip: Option<IpSlot>,
 }
 
 impl Held {
@@ -154,6 +212,7 @@ impl Held {
         Self {
             _permit: permit,
             open,
+            ip: None,
         }
     }
 }

@@ -129,10 +129,7 @@ impl Gateway {
             .flat_map(|s| &s.channels)
             .map(|c| metrics.signatures(&c.config_id))
             .collect();
-        let http = http_builder(
-            config.server.header_read_timeout,
-            DEFAULT_H2_MAX_CONCURRENT_STREAMS,
-        );
+        let http = http_builder(DEFAULT_H2_MAX_CONCURRENT_STREAMS);
         Self {
             tunnels,
             http: Arc::new(http),

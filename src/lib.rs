@@ -27,7 +27,8 @@
 //! ## The way of one request
 //! ```text
 //! worker accept::accept_loop               accept, take a slot of max_connections
-//!  └ connection::serve_connection          PROXY header (proxy_protocol) → TLS handshake → hyper
+//!  └ connection::serve_connection          PROXY header (proxy_protocol) → TLS handshake →
+//!                                          per_ip → hyper under lifecycle's deadlines
 //!     └ connection::dispatch               by listener role: public, redirect, admin
 //!        ├ redirect::redirect              plain HTTP → 308 https (one of server.hostnames)
 //!        ├ admin::handle                   /healthz /readyz /metrics, POST /tokens (mint key)
@@ -49,7 +50,9 @@
 //!
 //! ## Modules
 //! - Serving: `server` (start, drain), `listeners` (binding), `worker`, `accept`,
-//!   `connection`, `transport` (TLS handshake, hyper server), `proxy_protocol`,
+//!   `connection`, `per_ip` (`max_connections_per_ip`), `transport` (TLS handshake, hyper
+//!   server), `lifecycle` (a connection's deadlines: first request, head, idle, stall),
+//!   `proxy_protocol`,
 //!   `tls` (served certificate, self-signed), `swap`,
 //!   `reload`, [`watch`].
 //! - One request: `pipeline`, `confine`, `route`, `headers`, `rewrite`, `cors`, `upstream`,
@@ -86,10 +89,12 @@ pub mod demo;
 mod error;
 mod gateway;
 mod headers;
+mod lifecycle;
 mod listeners;
 mod local;
 pub mod logging;
 mod metrics;
+mod per_ip;
 mod pipeline;
 pub mod probe;
 mod proxy_protocol;

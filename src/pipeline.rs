@@ -30,7 +30,7 @@ use hyper::body::Incoming;
 use crate::access::{AccessRecord, Metered};
 use crate::body::{ProxyBody, full, read_limited};
 use crate::config::{Config, HostMode};
-use crate::connection::ConnInfo;
+use crate::connection::{ConnHold, ConnInfo};
 use crate::cors::{self, Cors};
 use crate::error::{ErrorChain, ProxyError};
 use crate::gateway::Gateway;
@@ -151,6 +151,7 @@ impl Gateway {
         let client_upgrade = websocket_key
             .is_some()
             .then(|| hyper::upgrade::on(&mut req));
+        let hold = req.extensions_mut().remove::<ConnHold>();
         let (mut parts, body) = req.into_parts();
         let target = upstream_request(
             &mut parts,
@@ -175,7 +176,8 @@ impl Gateway {
                 _ => return Err(ProxyError::UpgradeRefused),
             };
             let upstream = hyper::upgrade::on(&mut resp);
-            let tunnel = upgrade::tunnel(client, upstream, record.request_id.clone());
+            let idle = self.config().server.keepalive_timeout;
+            let tunnel = upgrade::tunnel(client, upstream, record.request_id.clone(), idle, hold);
             self.tunnels.spawn(tunnel);
         }
         let (mut rparts, rbody) = resp.into_parts();
@@ -190,7 +192,8 @@ impl Gateway {
             self.config().cookies.rewrite_domain,
             switching,
         );
-        Ok(Response::from_parts(rparts, rbody.boxed()))
+        let rbody = crate::body::idle_limited(rbody, upstream.response_timeout);
+        Ok(Response::from_parts(rparts, rbody))
     }
 
     /// The signing POST: buffers the body, signs it and injects `thirdPartAuthorization`;
@@ -203,7 +206,7 @@ impl Gateway {
     ) -> Result<ProxyBody, ProxyError> {
         let signing = match &self.config().signing {
             Some(s) if parts.method == Method::POST && upstream_path == s.path => s,
-            _ => return Ok(body.boxed()),
+            _ => return Ok(body.map_err(Into::into).boxed()),
         };
         let deadline = self.config().server.header_read_timeout;
         let bytes = read_limited(body, &parts.headers, signing.max_body, deadline)

@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::gateway::{Generation, StateError};
 use crate::listeners::{BindError, Listeners};
 use crate::metrics::Metrics;
+use crate::per_ip::PerIp;
 use crate::reload::Reloader;
 use crate::swap::Swapper;
 use crate::worker::Worker;
@@ -69,6 +70,7 @@ impl Server {
         let (stop, stop_rx) = watch::channel(false);
         let ready = Arc::new(AtomicBool::new(false));
         let slots = Arc::new(Semaphore::new(server.max_connections));
+        let per_ip = PerIp::new();
         let (mut http, mut admin) = (http, admin);
         let mut workers = Vec::new();
         for (index, (https, swaps)) in https.into_iter().zip(receivers).enumerate() {
@@ -82,6 +84,7 @@ impl Server {
                 http: http.take(),
                 admin: admin.take(),
                 slots: Arc::clone(&slots),
+                per_ip: Arc::clone(&per_ip),
                 metrics: Arc::clone(&metrics),
                 stop: stop_rx.clone(),
             };

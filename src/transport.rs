@@ -1,10 +1,12 @@
 //! The two I/O steps of serving a stream, shared by the gateway's connections
 //! (`crate::connection`) and the demo's servers: the TLS handshake under a deadline, and
-//! hyper's HTTP/1.1 (with upgrades) + HTTP/2 server under the drain watcher.
+//! hyper's HTTP/1.1 (with upgrades) + HTTP/2 server under the connection's deadlines
+//! (`crate::lifecycle`) and the drain.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,26 +16,40 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::Watcher;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{
+    DEFAULT_H2_MAX_HEADER_LIST_SIZE, DEFAULT_H2_MAX_LOCAL_ERROR_RESETS,
+    DEFAULT_H2_MAX_PENDING_RESETS, DEFAULT_H2_PING_INTERVAL, DEFAULT_H2_PING_TIMEOUT,
+};
+use crate::lifecycle::{Activity, Deadlines, Expiry, Guarded, Observed};
 
 /// The HTTP/1.1 + HTTP/2 server settings of one listener.
 pub(crate) type HttpBuilder = auto::Builder<TokioExecutor>;
 
-/// An HTTP server builder with the header-read deadline and the HTTP/2 stream cap.
-pub(crate) fn http_builder(header_read_timeout: Duration, max_streams: u32) -> HttpBuilder {
+/// An HTTP server builder with the HTTP/2 stream cap and keep-alive pings. Request-head and
+/// idle deadlines are [`serve_http`]'s (`crate::lifecycle`), not hyper's: hyper's HTTP/1 header
+/// timer cannot tell an idle keep-alive connection from a slow head, so it is off.
+pub(crate) fn http_builder(max_streams: u32) -> HttpBuilder {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout);
+        .header_read_timeout(None);
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_concurrent_streams(max_streams);
+        .max_concurrent_streams(max_streams)
+        .keep_alive_interval(DEFAULT_H2_PING_INTERVAL)
+        .keep_alive_timeout(DEFAULT_H2_PING_TIMEOUT)
+        .max_pending_accept_reset_streams(DEFAULT_H2_MAX_PENDING_RESETS)
+        .max_local_error_reset_streams(DEFAULT_H2_MAX_LOCAL_ERROR_RESETS)
+        .max_header_list_size(DEFAULT_H2_MAX_HEADER_LIST_SIZE);
     builder
 }
 
@@ -57,26 +73,57 @@ pub(crate) async fn handshake(
     }
 }
 
-/// Serves HTTP/1.1 (with upgrades) or HTTP/2 on `io` under the drain `watcher`.
+/// Serves HTTP/1.1 (with upgrades) or HTTP/2 on `io` by its [`Deadlines`] until it ends, or
+/// gracefully once `drain` is cancelled.
 pub(crate) async fn serve_http<I, F, Fut, B>(
     builder: &HttpBuilder,
     io: I,
     handler: F,
-    watcher: Watcher,
+    deadlines: Deadlines,
+    drain: CancellationToken,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Response<B>> + Send + 'static,
-    B: Body<Data = Bytes> + Send + 'static,
+    B: Body<Data = Bytes> + Unpin + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let service = service_fn(move |req| {
+    let activity = Activity::new();
+    let io = Observed::new(io, Arc::clone(&activity));
+    let seen = Arc::clone(&activity);
+    let service = service_fn(move |req: Request<Incoming>| {
+        let in_flight = seen.begin(req.version());
         let answer = handler(req);
-        async move { Ok::<_, Infallible>(answer.await) }
+        async move { Ok::<_, Infallible>(answer.await.map(|b| Guarded::new(b, in_flight))) }
     });
     let conn = builder
         .serve_connection_with_upgrades(TokioIo::new(io), service)
         .into_owned();
-    watcher.watch(conn).await
+    tokio::pin!(conn);
+    let mut closing = false;
+    loop {
+        let (deadline, expiry) = activity.next(&deadlines);
+        tokio::select! {
+            ended = conn.as_mut() => return ended,
+            () = drain.cancelled(), if !closing => {
+                closing = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            () = activity.changed() => {}
+            () = tokio::time::sleep_until(deadline) => {
+                if activity.next(&deadlines).0 > Instant::now() {
+                    continue; // it moved on meanwhile
+                }
+                tracing::debug!(reason = expiry.as_str(), "closing the connection");
+                if expiry != Expiry::Idle || closing {
+                    return Ok(());
+                }
+                // h1: closes now; h2: GOAWAY, then ends once no stream is open. If it lingers,
+                // the next expiry drops it.
+                closing = true;
+                conn.as_mut().graceful_shutdown();
+            }
+        }
+    }
 }

@@ -3,6 +3,9 @@
 //! have switched protocols, bytes are copied both ways until either side closes. Any other
 //! `Upgrade` (h2c included) is dropped and the request goes on as a normal one.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::header::{self, HeaderMap, HeaderValue};
@@ -10,6 +13,9 @@ use http::{Method, Version};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use sha1::{Digest, Sha1};
+
+use crate::connection::ConnHold;
+use crate::lifecycle::{LastActive, Observed};
 
 #[cfg(test)]
 mod tests;
@@ -70,20 +76,30 @@ fn is_websocket(v: &HeaderValue) -> bool {
 }
 
 /// The tunnel between the client's and the upstream's upgraded connections, to spawn (the
-/// worker tracks it, so that shutdown drains it within the grace).
-pub(crate) async fn tunnel(client: OnUpgrade, upstream: OnUpgrade, request_id: String) {
-    {
-        let (client, upstream) = tokio::join!(client, upstream);
-        let (client, upstream) = match (client, upstream) {
-            (Ok(c), Ok(u)) => (c, u),
-            (Err(e), _) | (_, Err(e)) => {
-                tracing::warn!(request_id, error = %e, "upgrade failed");
-                return;
-            }
-        };
-        let mut client = TokioIo::new(client);
-        let mut upstream = TokioIo::new(upstream);
-        match tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+/// worker tracks it, so that shutdown drains it within the grace). It ends when either side
+/// closes or no byte moves either way for `idle`; until then it holds `hold` (the client
+/// connection's slot and counts).
+pub(crate) async fn tunnel(
+    client: OnUpgrade,
+    upstream: OnUpgrade,
+    request_id: String,
+    idle: Duration,
+    hold: Option<ConnHold>,
+) {
+    let _hold = hold;
+    let (client, upstream) = tokio::join!(client, upstream);
+    let (client, upstream) = match (client, upstream) {
+        (Ok(c), Ok(u)) => (c, u),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(request_id, error = %e, "upgrade failed");
+            return;
+        }
+    };
+    let active = LastActive::new();
+    let mut client = Observed::new(TokioIo::new(client), Arc::clone(&active));
+    let mut upstream = TokioIo::new(upstream);
+    tokio::select! {
+        copied = tokio::io::copy_bidirectional(&mut client, &mut upstream) => match copied {
             Ok((up, down)) => tracing::debug!(
                 request_id,
                 bytes_up = up,
@@ -93,6 +109,9 @@ pub(crate) async fn tunnel(client: OnUpgrade, upstream: OnUpgrade, request_id: S
             Err(e) => {
                 tracing::debug!(request_id, error = %e, "upgraded connection ended with an error")
             }
+        },
+        () = active.idle_for(idle) => {
+            tracing::debug!(request_id, ?idle, "upgraded connection idle; closing");
         }
     }
 }

@@ -7,9 +7,9 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::accept::accept_loop;
@@ -18,6 +18,7 @@ use crate::connection::{Listener, Role, serve_connection};
 use crate::gateway::{Gateway, Generation};
 use crate::listeners::local_addr;
 use crate::metrics::Metrics;
+use crate::per_ip::PerIp;
 use crate::swap::{StateHandle, SwapReceiver};
 
 /// One worker thread's share of the listeners and state.
@@ -32,6 +33,8 @@ pub(crate) struct Worker {
     pub(crate) admin: Option<std::net::TcpListener>,
     /// The public listeners' budget, shared by every worker.
     pub(crate) slots: Arc<Semaphore>,
+    /// The public listeners' connections by client, shared by every worker.
+    pub(crate) per_ip: Arc<PerIp>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) stop: watch::Receiver<bool>,
 }
@@ -56,13 +59,14 @@ impl Worker {
             http,
             admin,
             slots,
+            per_ip,
             metrics,
             stop,
         } = self;
         let tunnels = TaskTracker::new();
         let gateway = Gateway::for_worker(generation, tunnels.clone());
         let state = Arc::new(StateHandle::new(gateway, ready));
-        let graceful = GracefulShutdown::new();
+        let (connections, drain) = (TaskTracker::new(), CancellationToken::new());
         let https_port = local_addr(&https).port();
         let https = TcpListener::from_std(https)?;
         let http = http.map(TcpListener::from_std).transpose()?;
@@ -75,9 +79,10 @@ impl Worker {
         let serve = |listener: Option<TcpListener>, role, name, slots| {
             let listener = listener.map(|l| {
                 let open = metrics.open_connections(name);
-                (l, Arc::new(Listener { role, open }))
+                let per_ip = (!matches!(role, Role::Admin)).then(|| Arc::clone(&per_ip));
+                (l, Arc::new(Listener { role, open, per_ip }))
             });
-            let (state, graceful, stop) = (&state, &graceful, stop.clone());
+            let (state, connections, drain, stop) = (&state, &connections, &drain, stop.clone());
             async move {
                 let Some((tcp_listener, listener)) = listener else {
                     return;
@@ -89,9 +94,9 @@ impl Worker {
                         Arc::clone(&listener),
                         Arc::clone(state),
                         permit,
-                        graceful.watcher(),
+                        drain.clone(),
                     );
-                    tokio::spawn(conn);
+                    connections.spawn(conn);
                 })
                 .await;
             }
@@ -108,8 +113,10 @@ impl Worker {
             () = swaps.apply(&state) => {}
         }
         let grace = server.shutdown_grace;
+        connections.close();
         tunnels.close();
-        let drained = async { tokio::join!(graceful.shutdown(), tunnels.wait()) };
+        drain.cancel();
+        let drained = async { tokio::join!(connections.wait(), tunnels.wait()) };
         if tokio::time::timeout(grace, drained).await.is_err() {
             tracing::warn!(
                 worker = index,

@@ -94,11 +94,22 @@ fn server(f: &Fields<'_, '_>, s: &raw::RawServer) -> Result<ServerConfig, Config
             "server.tls_handshake_timeout",
             DEFAULT_TLS_HANDSHAKE_TIMEOUT,
         )?,
+        keepalive_timeout: f.duration(
+            &s.keepalive_timeout,
+            "server.keepalive_timeout",
+            DEFAULT_KEEPALIVE_TIMEOUT,
+        )?,
         max_connections: f.count(
             &s.max_connections,
             "server.max_connections",
             1..=i64::MAX,
             DEFAULT_MAX_CONNECTIONS,
+        )?,
+        max_connections_per_ip: f.count(
+            &s.max_connections_per_ip,
+            "server.max_connections_per_ip",
+            1..=i64::MAX,
+            DEFAULT_MAX_CONNECTIONS_PER_IP,
         )?,
         workers: f.count(
             &s.workers,

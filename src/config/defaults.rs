@@ -21,6 +21,12 @@ pub(crate) const DEFAULT_HOSTNAMES: &[&str] = &["localhost"];
 pub(crate) const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// `server.header_read_timeout`: a real client sends its request head in well under a second.
 pub(crate) const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// `server.keepalive_timeout`: nginx's `keepalive_timeout` is 75s; a chat page polls far
+/// more often than this, so only abandoned connections reach it.
+pub(crate) const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(60);
+/// `server.max_connections_per_ip`: a corporate NAT's browsers (6 connections each) fit, one
+/// host cannot take every one of `max_connections`.
+pub(crate) const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 256;
 /// `server.tls_handshake_timeout`: a few round trips even on a bad mobile link.
 pub(crate) const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// `server.max_connections`: two fds each (client + upstream) fit the systemd unit's
@@ -50,6 +56,21 @@ pub(crate) fn default_workers() -> usize {
 pub(crate) const DEFAULT_ADMIN_MAX_CONNECTIONS: usize = 64;
 /// Concurrent HTTP/2 streams per connection: far above a chat page's needs, bounds one client.
 pub(crate) const DEFAULT_H2_MAX_CONCURRENT_STREAMS: u32 = 256;
+/// HTTP/2 keep-alive: a PING this often on a connection, which closes when the answer takes
+/// longer than [`DEFAULT_H2_PING_TIMEOUT`]; finds dead peers behind NAT long before TCP does.
+pub(crate) const DEFAULT_H2_PING_INTERVAL: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_H2_PING_TIMEOUT: Duration = Duration::from_secs(20);
+/// HTTP/2 streams a client may open and reset before the gateway answered them (Rapid Reset,
+/// CVE-2023-44487): hyper's own default, stated so that it cannot drift.
+pub(crate) const DEFAULT_H2_MAX_PENDING_RESETS: usize = 20;
+/// HTTP/2 streams the gateway may reset for a client's protocol errors before it sends GOAWAY.
+pub(crate) const DEFAULT_H2_MAX_LOCAL_ERROR_RESETS: usize = 1024;
+/// HTTP/2 request head size (decoded, RFC 9113 §6.5.2): hyper's server default, stated so that
+/// it cannot drift; a CONTINUATION flood ends there.
+pub(crate) const DEFAULT_H2_MAX_HEADER_LIST_SIZE: u32 = 16 << 10;
+/// Above the largest `response_timeout`: a connection with requests in flight that moves
+/// nothing for that long is cut. The upstream's 504 (at `response_timeout`) comes first.
+pub(crate) const DEFAULT_STALL_MARGIN: Duration = Duration::from_secs(1);
 /// `listen(2)` backlog of each listening socket: absorbs a reconnect burst; Linux's
 /// `somaxconn` default since 5.4, which caps it anyway.
 pub(crate) const DEFAULT_LISTEN_BACKLOG: u32 = 4096;

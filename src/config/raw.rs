@@ -54,7 +54,11 @@ pub(super) struct RawServer {
     #[serde(default)]
     pub(crate) tls_handshake_timeout: Option<S<String>>,
     #[serde(default)]
+    pub(crate) keepalive_timeout: Option<S<String>>,
+    #[serde(default)]
     pub(crate) max_connections: Option<S<i64>>,
+    #[serde(default)]
+    pub(crate) max_connections_per_ip: Option<S<i64>>,
     #[serde(default)]
     pub(crate) workers: Option<S<i64>>,
     #[serde(default)]

@@ -35,7 +35,13 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     pub(crate) header_read_timeout: Duration,
     pub(crate) tls_handshake_timeout: Duration,
+    /// An idle connection closes: h1 between requests, h2 with no open stream, a WebSocket
+    /// tunnel that moved no byte either way.
+    pub(crate) keepalive_timeout: Duration,
     pub(crate) max_connections: usize,
+    /// Connections from one client address (IPv6: one /64) at most; trusted proxies are not
+    /// counted (their clients are, by the PROXY header).
+    pub(crate) max_connections_per_ip: usize,
     /// Worker threads, each with its own event loop and upstream pools.
     pub(crate) workers: usize,
     /// A PROXY protocol header (v1 or v2) is required on the public listeners before anything

@@ -10,14 +10,16 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use hyper_util::server::graceful::GracefulShutdown;
 use rustls::ServerConfig;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::accept::accept_loop;
 pub(crate) use crate::accept::stopped;
+use crate::lifecycle::Deadlines;
 use crate::transport::{handshake, http_builder, serve_http};
 
 /// The response body every demo server answers with.
@@ -25,8 +27,12 @@ pub(crate) type Body = Full<Bytes>;
 
 /// TLS handshake deadline for a demo connection.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// HTTP/1 request-header deadline for a demo connection.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A demo connection's deadlines: request head, idle keep-alive, no progress.
+const DEADLINES: Deadlines = Deadlines {
+    header_read: Duration::from_secs(10),
+    keepalive: Duration::from_secs(60),
+    stall: Duration::from_secs(30),
+};
 /// How long in-flight demo requests may take to finish once the demo stops.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 /// Connections one demo server serves at once.
@@ -46,18 +52,18 @@ pub(crate) async fn serve<H, Fut>(
     Fut: Future<Output = Response<Body>> + Send + 'static,
 {
     let acceptor = tls.map(TlsAcceptor::from);
-    let graceful = GracefulShutdown::new();
-    let http = Arc::new(http_builder(HEADER_READ_TIMEOUT, MAX_STREAMS));
+    let (connections, drain) = (TaskTracker::new(), CancellationToken::new());
+    let http = Arc::new(http_builder(MAX_STREAMS));
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     accept_loop(&listener, &slots, stop, |tcp, peer, permit| {
         let (handler, http, acceptor) = (handler.clone(), Arc::clone(&http), acceptor.clone());
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
+        let drain = drain.clone();
+        connections.spawn(async move {
             let _permit = permit;
             let served = match acceptor {
-                None => serve_http(&http, tcp, handler, watcher).await,
+                None => serve_http(&http, tcp, handler, DEADLINES, drain).await,
                 Some(acceptor) => match handshake(&acceptor, tcp, peer, HANDSHAKE_TIMEOUT).await {
-                    Some(tls) => serve_http(&http, tls, handler, watcher).await,
+                    Some(tls) => serve_http(&http, tls, handler, DEADLINES, drain).await,
                     None => return,
                 },
             };
@@ -68,7 +74,9 @@ pub(crate) async fn serve<H, Fut>(
     })
     .await;
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+    connections.close();
+    drain.cancel();
+    if tokio::time::timeout(DRAIN_TIMEOUT, connections.wait())
         .await
         .is_err()
     {

@@ -18,6 +18,8 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::per_ip::IpKey;
+
 /// Default cap on tracked source addresses.
 pub(super) const DEFAULT_CAPACITY: usize = 65_536;
 /// Least time between two full scans for refilled buckets.
@@ -34,26 +36,10 @@ pub(crate) struct RateLimiter {
 
 #[derive(Debug)]
 struct State {
-    buckets: HashMap<Key, Bucket>,
+    buckets: HashMap<IpKey, Bucket>,
     /// Shared by every source that found the map full.
     overflow: Bucket,
     last_prune: Option<Duration>,
-}
-
-/// The tracked unit: an IPv4 address or an IPv6 /64.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Key {
-    V4(u32),
-    V6Prefix(u64),
-}
-
-impl Key {
-    fn of(ip: IpAddr) -> Self {
-        match ip.to_canonical() {
-            IpAddr::V4(v4) => Key::V4(u32::from(v4)),
-            IpAddr::V6(v6) => Key::V6Prefix((u128::from(v6) >> 64) as u64),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -117,7 +103,7 @@ impl RateLimiter {
         // A poisoned lock only means another request panicked mid-update; the map is still
         // a valid map of buckets, so keep limiting rather than failing open or panicking.
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let key = Key::of(ip);
+        let key = IpKey::of(ip);
         if let Some(bucket) = state.buckets.get_mut(&key) {
             return bucket.take(rate, burst, now);
         }
