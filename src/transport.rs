@@ -101,27 +101,35 @@ where
         .serve_connection_with_upgrades(TokioIo::new(io), service)
         .into_owned();
     tokio::pin!(conn);
-    let mut closing = false;
+    // Once closing gracefully (drain, or idle), the connection has `header_read` to finish
+    // closing (the drain: what is in flight, within the worker's grace) before it is dropped.
+    let mut closing: Option<Instant> = None;
     loop {
-        let (deadline, expiry) = activity.next(&deadlines);
+        let (deadline, expiry) = match closing {
+            Some(at) if !drain.is_cancelled() => (at, Expiry::Idle),
+            Some(_) => (Instant::now() + Duration::from_secs(86_400), Expiry::Idle),
+            None => activity.next(&deadlines),
+        };
         tokio::select! {
             ended = conn.as_mut() => return ended,
-            () = drain.cancelled(), if !closing => {
-                closing = true;
+            () = drain.cancelled(), if closing.is_none() => {
+                closing = Some(Instant::now());
                 conn.as_mut().graceful_shutdown();
             }
             () = activity.changed() => {}
             () = tokio::time::sleep_until(deadline) => {
+                if closing.is_some() {
+                    return Ok(());
+                }
                 if activity.next(&deadlines).0 > Instant::now() {
                     continue; // it moved on meanwhile
                 }
                 tracing::debug!(reason = expiry.as_str(), "closing the connection");
-                if expiry != Expiry::Idle || closing {
+                if expiry != Expiry::Idle {
                     return Ok(());
                 }
-                // h1: closes now; h2: GOAWAY, then ends once no stream is open. If it lingers,
-                // the next expiry drops it.
-                closing = true;
+                // h1: closes now; h2: GOAWAY, then ends once no stream is open.
+                closing = Some(Instant::now() + deadlines.header_read);
                 conn.as_mut().graceful_shutdown();
             }
         }

@@ -9,8 +9,6 @@ use super::*;
 /// the example must parse without them, and each must still be refused as unknown, so that
 /// whoever implements one also takes it off this list.
 const PENDING_KEYS: &[&str] = &[
-    "server.keepalive_timeout",      // hardening
-    "server.max_connections_per_ip", // hardening
     "upstreams.cec.max_connections", // hardening
     "upstreams.apifabric.auth",      // API Fabric
     "routes.3.allowed_callers",      // API Fabric
