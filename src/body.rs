@@ -2,21 +2,16 @@
 //! cap and a deadline, for the callers that need it in memory (signing, Token mode, `/tokens`).
 //! Each caller maps a [`BodyError`] to its own answer.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::StatusCode;
 use http::header::{self, HeaderMap};
-use http_body::{Body, Frame, SizeHint};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full, Limited};
 use hyper::body::Incoming;
-use tokio::time::{Instant, Sleep};
 
-/// What a body on the proxy path can fail with: hyper's errors, [`Stalled`].
+/// What a body on the proxy path can fail with: hyper's errors, `access::Stalled`.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Every body on the proxy path: streamed (hyper `Incoming`) or in memory.
@@ -30,62 +25,6 @@ pub(crate) fn full(bytes: impl Into<Bytes>) -> ProxyBody {
 
 pub(crate) fn empty() -> ProxyBody {
     Empty::new().map_err(|never| match never {}).boxed()
-}
-
-/// `body` as it streams, failing with [`Stalled`] when no frame comes for `idle`: an upstream
-/// that stops after its response head ends the exchange (HTTP/1.1: the client connection
-/// closes; HTTP/2: the stream is reset), instead of holding it open.
-pub(crate) fn idle_limited(body: Incoming, idle: Duration) -> ProxyBody {
-    IdleLimited {
-        inner: body,
-        idle,
-        sleep: Box::pin(tokio::time::sleep(idle)),
-    }
-    .boxed()
-}
-
-/// The response body stopped: no frame for the upstream's `response_timeout`.
-#[derive(Debug, thiserror::Error)]
-#[error("the upstream sent nothing for {0:?} in the middle of its response body")]
-pub(crate) struct Stalled(Duration);
-
-struct IdleLimited {
-    inner: Incoming,
-    idle: Duration,
-    sleep: Pin<Box<Sleep>>,
-}
-
-impl Body for IdleLimited {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => {
-                let next = Instant::now() + this.idle;
-                this.sleep.as_mut().reset(next);
-                Poll::Ready(Some(Ok(frame)))
-            }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => match this.sleep.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Some(Err(Stalled(this.idle).into()))),
-                Poll::Pending => Poll::Pending,
-            },
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
 }
 
 /// Why a request body could not be read whole.

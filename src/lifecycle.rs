@@ -2,7 +2,7 @@
 //! for its first request, idle between requests, reading a request head, busy with responses) and
 //! when that must end. hyper's own HTTP/1 header timer starts when the connection goes idle and
 //! hyper-util's version sniffing has none, so neither can tell an idle keep-alive connection from
-//! a slow request head; [`Activity`] can, because it sees the bytes ([`Observed`]) and the
+//! a slow request head; [`Activity`] can, because it sees the bytes ([`observed`]) and the
 //! requests and their responses' ends ([`InFlight`]).
 //!
 //! ```text
@@ -12,19 +12,18 @@
 //! busy                        progress (a response frame; on h1 a byte either way) within `stall`
 //! ```
 
-use std::io::IoSlice;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::Version;
-use http_body::{Body, Frame, SizeHint};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use http_body::Body;
+use http_body_util::BodyExt;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Notify;
 use tokio::time::Instant;
+use tokio_util::io::{InspectReader, InspectWriter};
 
 #[cfg(test)]
 mod tests;
@@ -182,54 +181,19 @@ impl Drop for InFlight {
     }
 }
 
-/// A response body that keeps its request in flight until it ends, and counts its frames as
-/// progress.
-#[derive(Debug)]
-pub(crate) struct Guarded<B> {
-    inner: B,
-    guard: Option<InFlight>,
+/// `body`, keeping its request in flight until it is dropped (hyper drops it at its end),
+/// each frame counted as progress.
+pub(crate) fn guarded<B>(body: B, guard: InFlight) -> impl Body<Data = Bytes, Error = B::Error>
+where
+    B: Body<Data = Bytes>,
+{
+    body.map_frame(move |frame| {
+        guard.0.frame_sent();
+        frame
+    })
 }
 
-impl<B> Guarded<B> {
-    pub(crate) fn new(inner: B, guard: InFlight) -> Self {
-        Self {
-            inner,
-            guard: Some(guard),
-        }
-    }
-}
-
-impl<B: Body<Data = Bytes> + Unpin> Body for Guarded<B> {
-    type Data = Bytes;
-    type Error = B::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        match &polled {
-            Poll::Ready(Some(Ok(_))) => {
-                if let Some(g) = &self.guard {
-                    g.0.frame_sent();
-                }
-            }
-            Poll::Ready(_) => self.guard = None,
-            Poll::Pending => {}
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-/// What an [`Observed`] stream reports its bytes to.
+/// What an [`observed`] stream reports its bytes to.
 pub(crate) trait Observer {
     fn read(&self);
     fn wrote(&self);
@@ -244,70 +208,19 @@ impl Observer for Activity {
     }
 }
 
-/// A stream whose reads and writes (of at least one byte) are reported to `O`.
-#[derive(Debug)]
-pub(crate) struct Observed<I, O> {
-    io: I,
-    observer: Arc<O>,
-}
-
-impl<I, O> Observed<I, O> {
-    pub(crate) fn new(io: I, observer: Arc<O>) -> Self {
-        Self { io, observer }
-    }
-}
-
-impl<I: AsyncRead + Unpin, O: Observer> AsyncRead for Observed<I, O> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut self.io).poll_read(cx, buf);
-        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.observer.read();
+/// `io` with its reads and writes (of at least one byte) reported to `observer`.
+pub(crate) fn observed<I, O>(io: I, observer: Arc<O>) -> impl AsyncRead + AsyncWrite + Unpin
+where
+    I: AsyncRead + AsyncWrite + Unpin,
+    O: Observer,
+{
+    let reads = Arc::clone(&observer);
+    let io = InspectReader::new(io, move |bytes: &[u8]| {
+        if !bytes.is_empty() {
+            reads.read();
         }
-        polled
-    }
-}
-
-impl<I: AsyncWrite + Unpin, O: Observer> AsyncWrite for Observed<I, O> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let polled = Pin::new(&mut self.io).poll_write(cx, buf);
-        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            self.observer.wrote();
-        }
-        polled
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        let polled = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
-        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            self.observer.wrote();
-        }
-        polled
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
+    });
+    InspectWriter::new(io, move |_: &[u8]| observer.wrote())
 }
 
 /// When a stream last moved a byte either way: the idle clock of an upgraded tunnel.

@@ -111,6 +111,7 @@ impl Gateway {
             metrics: route
                 .map_or(&self.unmatched_metrics, |r| &self.route_metrics[r.index])
                 .clone(),
+            body_idle: None,
         }
     }
 
@@ -192,8 +193,11 @@ impl Gateway {
             self.config().cookies.rewrite_domain,
             switching,
         );
-        let rbody = crate::body::idle_limited(rbody, upstream.response_timeout);
-        Ok(Response::from_parts(rparts, rbody))
+        record.body_idle = Some(upstream.response_timeout);
+        Ok(Response::from_parts(
+            rparts,
+            rbody.map_err(Into::into).boxed(),
+        ))
     }
 
     /// The signing POST: buffers the body, signs it and injects `thirdPartAuthorization`;

@@ -27,7 +27,7 @@ use crate::config::{
     DEFAULT_H2_MAX_HEADER_LIST_SIZE, DEFAULT_H2_MAX_LOCAL_ERROR_RESETS,
     DEFAULT_H2_MAX_PENDING_RESETS, DEFAULT_H2_PING_INTERVAL, DEFAULT_H2_PING_TIMEOUT,
 };
-use crate::lifecycle::{Activity, Deadlines, Expiry, Guarded, Observed};
+use crate::lifecycle::{Activity, Deadlines, Expiry, guarded, observed};
 
 /// The HTTP/1.1 + HTTP/2 server settings of one listener.
 pub(crate) type HttpBuilder = auto::Builder<TokioExecutor>;
@@ -86,16 +86,16 @@ where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Response<B>> + Send + 'static,
-    B: Body<Data = Bytes> + Unpin + Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let activity = Activity::new();
-    let io = Observed::new(io, Arc::clone(&activity));
+    let io = observed(io, Arc::clone(&activity));
     let seen = Arc::clone(&activity);
     let service = service_fn(move |req: Request<Incoming>| {
         let in_flight = seen.begin(req.version());
         let answer = handler(req);
-        async move { Ok::<_, Infallible>(answer.await.map(|b| Guarded::new(b, in_flight))) }
+        async move { Ok::<_, Infallible>(answer.await.map(|b| guarded(b, in_flight))) }
     });
     let conn = builder
         .serve_connection_with_upgrades(TokioIo::new(io), service)

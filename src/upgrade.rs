@@ -15,7 +15,7 @@ use hyper_util::rt::TokioIo;
 use sha1::{Digest, Sha1};
 
 use crate::connection::ConnHold;
-use crate::lifecycle::{LastActive, Observed};
+use crate::lifecycle::{LastActive, observed};
 
 #[cfg(test)]
 mod tests;
@@ -96,7 +96,7 @@ pub(crate) async fn tunnel(
         }
     };
     let active = LastActive::new();
-    let mut client = Observed::new(TokioIo::new(client), Arc::clone(&active));
+    let mut client = observed(TokioIo::new(client), Arc::clone(&active));
     let mut upstream = TokioIo::new(upstream);
     tokio::select! {
         copied = tokio::io::copy_bidirectional(&mut client, &mut upstream) => match copied {

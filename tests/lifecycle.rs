@@ -173,7 +173,7 @@ async fn an_idle_h2_connection_gets_goaway_at_keepalive() {
         .connect("localhost".try_into().unwrap(), tcp)
         .await
         .unwrap();
-    let (tls, seen) = Recording::new(tls);
+    let (tls, seen) = support::recording::recording(tls);
     let (mut h2, conn) = h2::client::handshake(tls).await.unwrap();
     let conn = tokio::spawn(conn);
     // Two requests a little apart: a stream resets the idle clock.
@@ -196,77 +196,10 @@ async fn an_idle_h2_connection_gets_goaway_at_keepalive() {
         .ok();
     let took = idle.elapsed();
     assert!(took >= KEEPALIVE - Duration::from_millis(200), "{took:?}");
-    let frames = h2_frames(&seen.lock().unwrap());
+    let frames = support::recording::h2_frames(&seen.lock().unwrap());
     let goaway = frames.iter().find(|(kind, _)| *kind == 7);
     let (_, payload) = goaway.unwrap_or_else(|| panic!("no GOAWAY in {frames:?}"));
     assert_eq!(&payload[4..8], &[0, 0, 0, 0], "GOAWAY with NO_ERROR");
-}
-
-/// (type, payload) of each frame the server sent.
-fn h2_frames(mut bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
-    let mut frames = Vec::new();
-    while bytes.len() >= 9 {
-        let len = u32::from_be_bytes([0, bytes[0], bytes[1], bytes[2]]) as usize;
-        let Some(payload) = bytes.get(9..9 + len) else {
-            break;
-        };
-        frames.push((bytes[3], payload.to_vec()));
-        bytes = &bytes[9 + len..];
-    }
-    frames
-}
-
-/// A client stream that keeps a copy of everything it read.
-struct Recording<S> {
-    inner: S,
-    seen: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
-}
-
-impl<S> Recording<S> {
-    fn new(inner: S) -> (Self, std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
-        let seen = std::sync::Arc::default();
-        let me = Self {
-            inner,
-            seen: std::sync::Arc::clone(&seen),
-        };
-        (me, seen)
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Recording<S> {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
-        let new = buf.filled()[before..].to_vec();
-        self.seen.lock().unwrap().extend_from_slice(&new);
-        polled
-    }
-}
-
-impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Recording<S> {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-    fn poll_flush(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
-    }
-    fn poll_shutdown(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
 }
 
 #[tokio::test]

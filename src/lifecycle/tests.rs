@@ -98,16 +98,17 @@ async fn a_head_begun_wakes_the_supervisor() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn guarded_body_ends_its_request_with_its_last_frame() {
+async fn a_guarded_body_ends_its_request_when_dropped() {
     use http_body_util::{BodyExt, Full};
     let a = Activity::new();
-    let body = Guarded::new(
+    let body = guarded(
         Full::new(Bytes::from_static(b"hi")),
         a.begin(Version::HTTP_11),
     );
     assert_eq!(a.next(&D).1, Expiry::Stalled);
     let collected = body.collect().await.unwrap().to_bytes();
     assert_eq!(&collected[..], b"hi");
+    // `collect` consumed (dropped) the body.
     assert_eq!(a.next(&D).1, Expiry::Idle);
 }
 

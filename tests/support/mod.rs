@@ -5,12 +5,14 @@
 //! - [`upstream`]: [`MockUpstream`], an HTTPS upstream that records what it received;
 //! - [`cec`]: the demo's mock CEC behind such a recording upstream;
 //! - [`gateway`]: [`Gateway`], the real gateway in this process, and its test configuration;
-//! - [`client`]: HTTPS clients trusting the CA and collected responses.
+//! - [`client`]: HTTPS clients trusting the CA and collected responses;
+//! - [`recording`]: a client stream that keeps what it read, and the HTTP/2 frames in it.
 #![allow(dead_code)]
 
 pub mod cec;
 pub mod client;
 pub mod gateway;
+pub mod recording;
 pub mod upstream;
 
 // Each test file uses the part it needs (only the signing tests run the mock CEC, the demo
