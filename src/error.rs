@@ -1,6 +1,7 @@
 //! `ProxyError`: everything that can go wrong with one proxied request, and the one exhaustive
 //! map from an error to a status and a short JSON body. Status by who failed: the client → 4xx,
-//! the upstream → 502 (connect, TLS, protocol) or 504 (timeout), the gateway itself → 500.
+//! the upstream → 502 (connect, TLS, protocol), 503 (every allowed connection to it busy) or
+//! 504 (timeout), the gateway itself → 500.
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
@@ -9,6 +10,7 @@ use http::{Response, StatusCode};
 use crate::body::{BodyError, ProxyBody, full};
 use crate::confine::{self, Refused};
 use crate::sign::Refusal;
+use crate::upstream::Saturated;
 
 /// Why a proxied request failed.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +27,9 @@ pub(crate) enum ProxyError {
     UpstreamConnectTimeout(#[source] hyper_util::client::legacy::Error),
     #[error("the upstream did not answer in time")]
     UpstreamTimeout,
+    /// Every one of the worker's `max_connections` to the upstream stayed busy.
+    #[error("the upstream is busy: no free connection in time")]
+    UpstreamSaturated(#[source] hyper_util::client::legacy::Error),
     #[error("{0}")]
     ClientBody(#[source] BodyError),
     #[error("{0}")]
@@ -48,6 +53,7 @@ impl ProxyError {
             ProxyError::UpstreamConnectTimeout(_) | ProxyError::UpstreamTimeout => {
                 StatusCode::GATEWAY_TIMEOUT
             }
+            ProxyError::UpstreamSaturated(_) => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::ClientBody(e) => e.status(),
             // Too large for the signing cap: the signing refusal's status and metric.
             ProxyError::Signing(r) => r.status(),
@@ -88,6 +94,7 @@ impl ProxyError {
             ProxyError::UpstreamProtocol(_) | ProxyError::UpgradeRefused => {
                 Some(UpstreamErrorKind::Protocol)
             }
+            ProxyError::UpstreamSaturated(_) => Some(UpstreamErrorKind::Saturated),
             ProxyError::NoRoute
             | ProxyError::ClientBody(_)
             | ProxyError::Signing(_)
@@ -106,11 +113,11 @@ impl ProxyError {
 
     /// Classifies a failure of the pooled client by walking its sources.
     pub(crate) fn from_client(e: hyper_util::client::legacy::Error) -> Self {
-        let mut timed_out = false;
-        let mut tls = false;
+        let (mut timed_out, mut tls, mut saturated) = (false, false, false);
         let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&e);
         while let Some(s) = source {
             tls |= s.is::<rustls::Error>();
+            saturated |= s.is::<Saturated>();
             // `io::Error::source` skips the error it wraps; descend into it instead.
             source = match s.downcast_ref::<std::io::Error>() {
                 Some(io) => {
@@ -121,7 +128,9 @@ impl ProxyError {
                 None => s.source(),
             };
         }
-        if timed_out && e.is_connect() {
+        if saturated {
+            ProxyError::UpstreamSaturated(e)
+        } else if timed_out && e.is_connect() {
             ProxyError::UpstreamConnectTimeout(e)
         } else if tls {
             ProxyError::UpstreamTls(e)
@@ -140,15 +149,18 @@ pub(crate) enum UpstreamErrorKind {
     Tls,
     Timeout,
     Protocol,
+    /// No free connection of `max_connections` in time.
+    Saturated,
 }
 
 impl UpstreamErrorKind {
     /// Every kind, in declaration order (`kind as usize` is its position).
-    pub(crate) const ALL: [UpstreamErrorKind; 4] = [
+    pub(crate) const ALL: [UpstreamErrorKind; 5] = [
         UpstreamErrorKind::Connect,
         UpstreamErrorKind::Tls,
         UpstreamErrorKind::Timeout,
         UpstreamErrorKind::Protocol,
+        UpstreamErrorKind::Saturated,
     ];
 
     /// The metric label.
@@ -158,6 +170,7 @@ impl UpstreamErrorKind {
             UpstreamErrorKind::Tls => "tls",
             UpstreamErrorKind::Timeout => "timeout",
             UpstreamErrorKind::Protocol => "protocol",
+            UpstreamErrorKind::Saturated => "saturated",
         }
     }
 }

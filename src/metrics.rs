@@ -32,6 +32,11 @@ struct UpstreamErrorLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UpstreamLabel {
+    upstream: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ListenerLabel {
     listener: &'static str,
 }
@@ -65,6 +70,7 @@ pub(crate) struct Metrics {
     duration: Family<RouteLabel, Histogram, fn() -> Histogram>,
     upstream_errors: Family<UpstreamErrorLabels, Counter>,
     open_connections: Family<ListenerLabel, Gauge>,
+    upstream_connections: Family<UpstreamLabel, Gauge>,
     signatures: Family<ChannelLabel, Counter>,
     signing_refused: Family<ReasonLabel, Counter>,
     token_validations: Family<ResultLabel, Counter>,
@@ -94,7 +100,7 @@ impl RouteMetrics {
 
 /// An upstream's error counters, one per [`UpstreamErrorKind`], resolved once.
 #[derive(Clone, Debug)]
-pub(crate) struct UpstreamErrors([Counter; 4]);
+pub(crate) struct UpstreamErrors([Counter; UpstreamErrorKind::ALL.len()]);
 
 impl UpstreamErrors {
     pub(crate) fn count(&self, kind: UpstreamErrorKind) {
@@ -146,13 +152,19 @@ impl Metrics {
             upstream_errors: register(
                 &mut r,
                 "upstream_errors",
-                "Upstream failures by upstream and kind (connect, tls, timeout, protocol)",
+                "Upstream failures by upstream and kind (connect, tls, timeout, protocol, saturated)",
                 Family::default(),
             ),
             open_connections: register(
                 &mut r,
                 "open_connections",
                 "Client connections open now, by listener",
+                Family::default(),
+            ),
+            upstream_connections: register(
+                &mut r,
+                "upstream_connections",
+                "Upstream connections open now (in use and idle), by upstream, all workers",
                 Family::default(),
             ),
             signatures: register(
@@ -236,6 +248,13 @@ impl Metrics {
                 })
                 .clone()
         }))
+    }
+
+    pub(crate) fn upstream_connections(&self, upstream: &str) -> Gauge {
+        let upstream = upstream.to_owned();
+        self.upstream_connections
+            .get_or_create(&UpstreamLabel { upstream })
+            .clone()
     }
 
     pub(crate) fn open_connections(&self, listener: &'static str) -> Gauge {

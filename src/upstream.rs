@@ -3,6 +3,9 @@
 //! `ca`; SNI is the upstream's host. HTTP/1.1 to the upstream (like nginx), which also carries
 //! WebSocket upgrades.
 //!
+//! At most `max_connections` connections per worker (`cap`): a request beyond waits for one up
+//! to `connect_timeout`, then 503.
+//!
 //! [`client_tls`] is the part that can fail (reading `ca`): it runs once per configuration,
 //! before anything is swapped in. [`Upstream::new`] then cannot fail, and runs on the worker's
 //! own thread so that the pool's connections live there.
@@ -15,13 +18,18 @@ use crate::body::ProxyBody;
 use crate::config::{DEFAULT_UPSTREAM_TCP_KEEPALIVE, Origin, Scheme, UpstreamConfig};
 use crate::metrics::{Metrics, UpstreamErrors};
 use crate::tls::{TlsError, load_certs};
+use cap::Capped;
 use http::HeaderValue;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-pub(crate) type HttpClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;
+mod cap;
+
+pub(crate) use cap::Saturated;
+
+pub(crate) type HttpClient = Client<Capped<HttpsConnector<HttpConnector>>, ProxyBody>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
@@ -106,6 +114,8 @@ impl Upstream {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
+        let open = metrics.upstream_connections(&cfg.name);
+        let connector = Capped::new(connector, cfg.max_connections, cfg.connect_timeout, open);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(cfg.pool_idle_timeout)
             .pool_max_idle_per_host(cfg.pool_idle_per_host)

@@ -1,6 +1,6 @@
 //! Upstream failures and streaming through the real server: a closed port is a 502, an
-//! untrusted certificate a 502, a slow upstream a 504, each with a JSON body; response and
-//! request bodies stream both ways.
+//! untrusted certificate a 502, a slow upstream a 504, every allowed connection busy a 503,
+//! each with a JSON body; response and request bodies stream both ways.
 
 mod support;
 
@@ -122,4 +122,58 @@ async fn request_bodies_stream_to_the_upstream() {
     let got = send(&client(&ca, false), req).await;
     assert_eq!(got.text(), "got 1048576 bytes");
     assert_eq!(up.last().headers["transfer-encoding"], "chunked");
+}
+
+#[tokio::test]
+async fn beyond_max_connections_a_request_waits_for_one_then_gets_503() {
+    let ca = test_ca();
+    let up = MockUpstream::start(&ca, |r| async move {
+        let wait = if r.uri.ends_with("/slow") { 3_000 } else { 300 };
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        Response::new(body("ok"))
+    })
+    .await;
+    // One worker, so that its cap is the whole gateway's.
+    let cfg = base_config(&up.url())
+        .replace("[tls]", "workers = 1\n\n[tls]")
+        .replace(
+            "response_timeout = \"2s\"",
+            "response_timeout = \"5s\"\nmax_connections = 2",
+        );
+    let gw = Gateway::start(&ca, &cfg).await;
+    // One HTTP/2 client connection carries all of them at once.
+    let c = client(&ca, true);
+    let url = gw.url("/service-cloud/fast");
+    let fast = (0..6).map(|_| get(&c, &url));
+    for got in futures_util::future::join_all(fast).await {
+        assert_eq!((got.status, got.text()), (StatusCode::OK, "ok"));
+    }
+    assert_eq!(
+        up.accepted.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "six requests waited for two connections"
+    );
+
+    // Two slow requests take both; a third waits connect_timeout (1s), then 503.
+    let slow = gw.url("/service-cloud/slow");
+    let started = tokio::time::Instant::now();
+    let (a, b, third) = tokio::join!(get(&c, &slow), get(&c, &slow), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        get(&c, &slow).await
+    });
+    assert_eq!((a.status, b.status), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(third.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        third.json()["error"],
+        "the upstream is busy: no free connection in time"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(1_100));
+    assert_eq!(up.accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let (_, metrics) = admin_get(&gw, "/metrics").await;
+    for line in [
+        r#"cec_gateway_upstream_errors_total{upstream="cec",kind="saturated"} 1"#,
+        r#"cec_gateway_upstream_connections{upstream="cec"} 2"#,
+    ] {
+        assert!(metrics.contains(line), "missing {line} in\n{metrics}");
+    }
 }

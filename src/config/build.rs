@@ -103,6 +103,12 @@ fn upstreams(
                     &key("pool_idle_timeout"),
                     DEFAULT_POOL_IDLE_TIMEOUT,
                 )?,
+                max_connections: f.count(
+                    &u.max_connections,
+                    &key("max_connections"),
+                    1..=i64::from(u32::MAX),
+                    DEFAULT_UPSTREAM_MAX_CONNECTIONS,
+                )?,
             })
         })
         .collect()

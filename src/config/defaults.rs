@@ -90,6 +90,9 @@ pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
 /// `upstreams.NAME.pool_idle_per_host`: nginx-style `keepalive 64`, per worker.
 pub(crate) const DEFAULT_POOL_IDLE_PER_HOST: usize = 64;
+/// `upstreams.NAME.max_connections`: per worker; a CEC tenant's connection limit is far above,
+/// and a stuck upstream cannot make the gateway open sockets without end.
+pub(crate) const DEFAULT_UPSTREAM_MAX_CONNECTIONS: usize = 512;
 /// `upstreams.NAME.pool_idle_timeout`: hyper-util's default for its pooled client.
 pub(crate) const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 

@@ -94,6 +94,8 @@ pub(super) struct RawUpstream {
     pub(crate) pool_idle_per_host: Option<S<i64>>,
     #[serde(default)]
     pub(crate) pool_idle_timeout: Option<S<String>>,
+    #[serde(default)]
+    pub(crate) max_connections: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

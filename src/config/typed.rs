@@ -116,6 +116,9 @@ pub(crate) struct UpstreamConfig {
     pub(crate) response_timeout: Duration,
     pub(crate) pool_idle_per_host: usize,
     pub(crate) pool_idle_timeout: Duration,
+    /// Open connections to it per worker at most (in use and idle); beyond, a request waits
+    /// up to `connect_timeout` for one, then gets 503.
+    pub(crate) max_connections: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

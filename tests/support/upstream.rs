@@ -4,6 +4,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -45,6 +46,8 @@ type Handler =
 pub struct MockUpstream {
     pub addr: SocketAddr,
     pub received: Arc<Mutex<Vec<Recorded>>>,
+    /// TCP connections accepted so far.
+    pub accepted: Arc<AtomicUsize>,
 }
 
 impl MockUpstream {
@@ -73,11 +76,14 @@ impl MockUpstream {
         let acceptor = tokio_rustls::TlsAcceptor::from(tls);
         let received = Arc::new(Mutex::new(Vec::new()));
         let rec = received.clone();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((tcp, _)) = listener.accept().await else {
                     return;
                 };
+                count.fetch_add(1, Ordering::SeqCst);
                 let (acceptor, handler, rec) = (acceptor.clone(), handler.clone(), rec.clone());
                 tokio::spawn(async move {
                     let Ok(tls) = acceptor.accept(tcp).await else {
@@ -98,7 +104,11 @@ impl MockUpstream {
                 });
             }
         });
-        Self { addr, received }
+        Self {
+            addr,
+            received,
+            accepted,
+        }
     }
 
     /// A mock that answers every request 200 with body `ok`.

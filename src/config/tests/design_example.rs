@@ -9,11 +9,10 @@ use super::*;
 /// the example must parse without them, and each must still be refused as unknown, so that
 /// whoever implements one also takes it off this list.
 const PENDING_KEYS: &[&str] = &[
-    "upstreams.cec.max_connections", // hardening
-    "upstreams.apifabric.auth",      // API Fabric
-    "routes.3.allowed_callers",      // API Fabric
-    "routes.3.caller_key_env",       // API Fabric
-    "store",                         // shared store
+    "upstreams.apifabric.auth", // API Fabric
+    "routes.3.allowed_callers", // API Fabric
+    "routes.3.caller_key_env",  // API Fabric
+    "store",                    // shared store
 ];
 
 /// The table at a dotted path (numbers index arrays of tables) and the last key of `path`.
