@@ -27,6 +27,10 @@ pub(crate) enum ProxyError {
     UpstreamConnectTimeout(#[source] hyper_util::client::legacy::Error),
     #[error("the upstream did not answer in time")]
     UpstreamTimeout,
+    /// Both `Content-Length` and `Transfer-Encoding` (RFC 9112 §6.3): the answer is dropped
+    /// with its connection, which is not reused.
+    #[error("the upstream's response has both Content-Length and Transfer-Encoding")]
+    UpstreamFraming,
     /// Every one of the worker's `max_connections` to the upstream stayed busy.
     #[error("the upstream is busy: no free connection in time")]
     UpstreamSaturated(#[source] hyper_util::client::legacy::Error),
@@ -49,7 +53,8 @@ impl ProxyError {
             ProxyError::NoRoute => StatusCode::NOT_FOUND,
             ProxyError::UpstreamConnect(_)
             | ProxyError::UpstreamTls(_)
-            | ProxyError::UpstreamProtocol(_) => StatusCode::BAD_GATEWAY,
+            | ProxyError::UpstreamProtocol(_)
+            | ProxyError::UpstreamFraming => StatusCode::BAD_GATEWAY,
             ProxyError::UpstreamConnectTimeout(_) | ProxyError::UpstreamTimeout => {
                 StatusCode::GATEWAY_TIMEOUT
             }
@@ -91,9 +96,9 @@ impl ProxyError {
             ProxyError::UpstreamConnectTimeout(_) | ProxyError::UpstreamTimeout => {
                 Some(UpstreamErrorKind::Timeout)
             }
-            ProxyError::UpstreamProtocol(_) | ProxyError::UpgradeRefused => {
-                Some(UpstreamErrorKind::Protocol)
-            }
+            ProxyError::UpstreamProtocol(_)
+            | ProxyError::UpstreamFraming
+            | ProxyError::UpgradeRefused => Some(UpstreamErrorKind::Protocol),
             ProxyError::UpstreamSaturated(_) => Some(UpstreamErrorKind::Saturated),
             ProxyError::NoRoute
             | ProxyError::ClientBody(_)

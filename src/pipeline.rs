@@ -26,6 +26,7 @@ use http::request::Parts;
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::capture_connection;
 
 use crate::access::{AccessRecord, Metered};
 use crate::body::{ProxyBody, full, read_limited};
@@ -320,12 +321,27 @@ async fn send(
     parts: Parts,
     body: ProxyBody,
 ) -> Result<Response<Incoming>, ProxyError> {
-    let sent = upstream.client.request(Request::from_parts(parts, body));
+    let mut req = Request::from_parts(parts, body);
+    let connection = capture_connection(&mut req);
+    let sent = upstream.client.request(req);
     match tokio::time::timeout(upstream.response_timeout, sent).await {
         Err(_) => Err(ProxyError::UpstreamTimeout),
         Ok(Err(e)) => Err(ProxyError::from_client(e)),
+        Ok(Ok(resp)) if framing_conflict(resp.headers()) => {
+            // Whatever it sends next on that connection cannot be trusted either.
+            if let Some(c) = connection.connection_metadata().as_ref() {
+                c.poison();
+            }
+            Err(ProxyError::UpstreamFraming)
+        }
         Ok(Ok(resp)) => Ok(resp),
     }
+}
+
+/// A response that says both how long it is and that it is chunked: which one the client's
+/// parser believes decides where the next response starts (RFC 9112 §6.3 item 3).
+fn framing_conflict(h: &HeaderMap) -> bool {
+    h.contains_key(header::TRANSFER_ENCODING) && h.contains_key(header::CONTENT_LENGTH)
 }
 
 /// The upstream's response head made fit for the browser, in place: hop-by-hop headers removed

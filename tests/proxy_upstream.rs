@@ -177,3 +177,89 @@ async fn beyond_max_connections_a_request_waits_for_one_then_gets_503() {
         assert!(metrics.contains(line), "missing {line} in\n{metrics}");
     }
 }
+
+/// An HTTPS upstream that answers every request head it reads with `answer`, byte for byte;
+/// (connections accepted, request heads read).
+async fn scripted_upstream(
+    ca: &DemoCa,
+    answer: &'static [u8],
+) -> (String, std::sync::Arc<std::sync::Mutex<(usize, usize)>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "https://localhost:{}",
+        listener.local_addr().unwrap().port()
+    );
+    let tls = ca.server_config(LOCAL_NAMES, &[b"http/1.1"]).unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let seen = std::sync::Arc::new(std::sync::Mutex::new((0, 0)));
+    let counts = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            counts.lock().unwrap().0 += 1;
+            let (acceptor, counts) = (acceptor.clone(), counts.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut got = Vec::new();
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = tls.read(&mut buf).await {
+                    got.extend_from_slice(&buf[..n]);
+                    while let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                        got.drain(..end + 4);
+                        counts.lock().unwrap().1 += 1;
+                        if tls.write_all(answer).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn a_response_with_both_content_length_and_chunked_is_a_502_and_its_connection_dropped() {
+    let ca = test_ca();
+    // Content-Length says 5, the chunks carry 11: a parser believing the length would take
+    // " world" as the start of the next response.
+    let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n\
+                   b\r\nhello world\r\n0\r\n\r\n";
+    let (url, seen) = scripted_upstream(&ca, answer).await;
+    let gw = Gateway::start(&ca, &base_config(&url)).await;
+    let c = client(&ca, false);
+    for _ in 0..2 {
+        let got = get(&c, &gw.url("/service-cloud/x")).await;
+        assert_eq!(got.status, StatusCode::BAD_GATEWAY);
+        assert_eq!(
+            got.json()["error"],
+            "the upstream's response has both Content-Length and Transfer-Encoding"
+        );
+        assert!(
+            !got.text().contains("hello"),
+            "nothing of the body: {}",
+            got.text()
+        );
+    }
+    let (connections, requests) = *seen.lock().unwrap();
+    assert_eq!(requests, 2);
+    assert_eq!(
+        connections, 2,
+        "the connection of a conflicting answer is never reused"
+    );
+
+    // The same upstream answering correctly reuses its connection: the check above can fail.
+    let (url, seen) =
+        scripted_upstream(&ca, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").await;
+    let gw = Gateway::start(
+        &ca,
+        &base_config(&url).replace("[tls]", "workers = 1\n\n[tls]"),
+    )
+    .await;
+    for _ in 0..2 {
+        assert_eq!(get(&c, &gw.url("/service-cloud/x")).await.text(), "ok");
+    }
+    assert_eq!(*seen.lock().unwrap(), (1, 2));
+}
