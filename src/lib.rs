@@ -40,7 +40,8 @@
 //!           └ route::RouteTable::find → Gateway::proxy
 //!              pipeline::upstream_request  URI, headers (hop-by-hop, X-Forwarded-*), Host
 //!              Gateway::sign_if_applies    body::read_limited → sign::sign_body (auth-v2)
-//!              pipeline::send              upstream::Upstream's pooled client, response deadline
+//!              pipeline::send              upstream::Upstream's pooled client (max_connections),
+//!                                          response deadline, framing check, one safe retry
 //!              upgrade::tunnel             WebSocket 101 with the right accept, tracked for the drain
 //!              pipeline::rewrite_response  rewrite (Set-Cookie Domain, Location)
 //!           → error::ProxyError::status    the one error → status map, JSON body

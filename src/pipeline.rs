@@ -8,12 +8,15 @@
 //!   └─ route → proxy:
 //!        upstream_request (pure: URI, hop-by-hop, X-Forwarded-*, Host, cookies, upgrade)
 //!        → sign_if_applies (buffer + inject thirdPartAuthorization)
-//!        → send (pooled client, response deadline)
+//!        → send::send (pooled client, response deadline, framing check; one retry of a
+//!          bodyless idempotent request whose pooled connection closed before the answer)
 //!        → upgrade::tunnel (101 with the WebSocket accept only, tracked by the worker) → rewrite_response (pure: hop-by-hop, Set-Cookie, Location)
 //!   → error_response (the one ProxyError → status map, via error.rs) → CORS headers
 //!   → finish: X-Request-Id, Strict-Transport-Security (HTTPS listener, `server.hsts`),
 //!     access::Metered (access log + metrics when the body ends)
 //! ```
+
+mod send;
 
 #[cfg(test)]
 mod tests;
@@ -26,7 +29,6 @@ use http::request::Parts;
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper_util::client::legacy::connect::capture_connection;
 
 use crate::access::{AccessRecord, Metered};
 use crate::body::{ProxyBody, full, read_limited};
@@ -164,7 +166,7 @@ impl Gateway {
             client_upgrade.is_some(),
         )?;
         let body = self.sign_if_applies(&mut parts, body, &target.path).await?;
-        let mut resp = send(upstream, parts, body).await?;
+        let mut resp = send::send(upstream, parts, body).await?;
         record.upstream_status = Some(resp.status().as_u16());
         let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
         if switching {
@@ -313,35 +315,6 @@ pub(crate) fn upstream_request(
         path,
         public_origin,
     })
-}
-
-/// Sends the request on the upstream's pooled client, under its response deadline.
-async fn send(
-    upstream: &Upstream,
-    parts: Parts,
-    body: ProxyBody,
-) -> Result<Response<Incoming>, ProxyError> {
-    let mut req = Request::from_parts(parts, body);
-    let connection = capture_connection(&mut req);
-    let sent = upstream.client.request(req);
-    match tokio::time::timeout(upstream.response_timeout, sent).await {
-        Err(_) => Err(ProxyError::UpstreamTimeout),
-        Ok(Err(e)) => Err(ProxyError::from_client(e)),
-        Ok(Ok(resp)) if framing_conflict(resp.headers()) => {
-            // Whatever it sends next on that connection cannot be trusted either.
-            if let Some(c) = connection.connection_metadata().as_ref() {
-                c.poison();
-            }
-            Err(ProxyError::UpstreamFraming)
-        }
-        Ok(Ok(resp)) => Ok(resp),
-    }
-}
-
-/// A response that says both how long it is and that it is chunked: which one the client's
-/// parser believes decides where the next response starts (RFC 9112 §6.3 item 3).
-fn framing_conflict(h: &HeaderMap) -> bool {
-    h.contains_key(header::TRANSFER_ENCODING) && h.contains_key(header::CONTENT_LENGTH)
 }
 
 /// The upstream's response head made fit for the browser, in place: hop-by-hop headers removed

@@ -184,6 +184,16 @@ async fn scripted_upstream(
     ca: &DemoCa,
     answer: &'static [u8],
 ) -> (String, std::sync::Arc<std::sync::Mutex<(usize, usize)>>) {
+    scripted_upstream_closing(ca, answer, usize::MAX).await
+}
+
+/// [`scripted_upstream`] that answers `per_connection` requests on a connection and closes it,
+/// without a word, on reading the next head (a keep-alive connection it has just timed out).
+async fn scripted_upstream_closing(
+    ca: &DemoCa,
+    answer: &'static [u8],
+    per_connection: usize,
+) -> (String, std::sync::Arc<std::sync::Mutex<(usize, usize)>>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!(
@@ -202,13 +212,17 @@ async fn scripted_upstream(
                 let Ok(mut tls) = acceptor.accept(tcp).await else {
                     return;
                 };
-                let mut got = Vec::new();
+                let (mut got, mut answered) = (Vec::new(), 0);
                 let mut buf = [0u8; 4096];
                 while let Ok(n @ 1..) = tls.read(&mut buf).await {
                     got.extend_from_slice(&buf[..n]);
                     while let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
                         got.drain(..end + 4);
                         counts.lock().unwrap().1 += 1;
+                        if answered == per_connection {
+                            return;
+                        }
+                        answered += 1;
                         if tls.write_all(answer).await.is_err() {
                             return;
                         }
@@ -262,4 +276,28 @@ async fn a_response_with_both_content_length_and_chunked_is_a_502_and_its_connec
         assert_eq!(get(&c, &gw.url("/service-cloud/x")).await.text(), "ok");
     }
     assert_eq!(*seen.lock().unwrap(), (1, 2));
+}
+
+#[tokio::test]
+async fn a_pooled_connection_closed_before_the_answer_is_retried_once_for_a_get_only() {
+    let ca = test_ca();
+    let (url, seen) =
+        scripted_upstream_closing(&ca, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 1).await;
+    let cfg = base_config(&url).replace("[tls]", "workers = 1\n\n[tls]");
+    let gw = Gateway::start(&ca, &cfg).await;
+    let c = client(&ca, false);
+    for _ in 0..3 {
+        assert_eq!(get(&c, &gw.url("/service-cloud/x")).await.text(), "ok");
+    }
+    // Each second head on a connection was dropped unanswered and sent again on a new one.
+    assert_eq!(*seen.lock().unwrap(), (3, 5));
+
+    // A POST with a body is never sent twice: on the third connection's second head the
+    // client gets the 502; the next POST goes on a new connection.
+    let url = gw.url("/service-cloud/form");
+    let got = post(&c, &url, "a=1").await;
+    assert_eq!(got.status, StatusCode::BAD_GATEWAY, "{}", got.text());
+    assert_eq!(*seen.lock().unwrap(), (3, 6));
+    assert_eq!(post(&c, &url, "a=2").await.status, StatusCode::OK);
+    assert_eq!(*seen.lock().unwrap(), (4, 7));
 }
