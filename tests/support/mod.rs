@@ -5,12 +5,16 @@
 //! - [`upstream`]: [`MockUpstream`], an HTTPS upstream that records what it received;
 //! - [`cec`]: the demo's mock CEC behind such a recording upstream;
 //! - [`gateway`]: [`Gateway`], the real gateway in this process, and its test configuration;
-//! - [`client`]: HTTPS clients trusting the CA and collected responses.
+//! - [`client`]: HTTPS clients trusting the CA and collected responses;
+//! - [`lenient`]: a careless raw HTTP/1.1 upstream that logs every request it parses;
+//! - [`h2raw`]: HTTP/2 frames written and read by hand, for the flood tests.
 #![allow(dead_code)]
 
 pub mod cec;
 pub mod client;
 pub mod gateway;
+pub mod h2raw;
+pub mod lenient;
 pub mod upstream;
 
 // Each test file uses the part it needs (only the signing tests run the mock CEC, the demo
