@@ -73,6 +73,18 @@ pub fn request_block(method: &str, path: &str) -> Vec<u8> {
     b
 }
 
+/// An HPACK header block of `fields` as given (pseudo-headers included, any bytes): each a
+/// literal without indexing with a new name.
+pub fn block(fields: &[(&str, &str)]) -> Vec<u8> {
+    let mut b = Vec::new();
+    for (name, value) in fields {
+        b.push(0);
+        push_string(&mut b, name.as_bytes());
+        push_string(&mut b, value.as_bytes());
+    }
+    b
+}
+
 /// An HPACK string literal (no Huffman): a 7-bit-prefix length, then the bytes.
 fn push_string(b: &mut Vec<u8>, s: &[u8]) {
     let mut n = s.len();
