@@ -27,6 +27,21 @@ pub(crate) fn empty() -> ProxyBody {
     Empty::new().map_err(|never| match never {}).boxed()
 }
 
+/// A wrapping body's `is_end_stream` and `size_hint`: its `inner`'s, so that hyper still knows
+/// the length (`Content-Length`) and the end (HTTP/2 `END_STREAM` with the last data).
+macro_rules! inner_hints {
+    () => {
+        fn is_end_stream(&self) -> bool {
+            self.inner.is_end_stream()
+        }
+
+        fn size_hint(&self) -> http_body::SizeHint {
+            self.inner.size_hint()
+        }
+    };
+}
+pub(crate) use inner_hints;
+
 /// Why a request body could not be read whole.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum BodyError {

@@ -36,6 +36,10 @@ pub(crate) enum ProxyError {
     UpstreamSaturated(#[source] hyper_util::client::legacy::Error),
     #[error("{0}")]
     ClientBody(#[source] BodyError),
+    /// The client's body failed while it was streamed to the upstream (a broken chunked
+    /// encoding, a client gone mid-body): the client's fault, not the upstream's.
+    #[error("the request body could not be read")]
+    ClientBodyStream(#[source] hyper_util::client::legacy::Error),
     #[error("{0}")]
     Signing(#[source] Refusal),
     #[error("the upstream refused the protocol upgrade")]
@@ -60,6 +64,7 @@ impl ProxyError {
             }
             ProxyError::UpstreamSaturated(_) => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::ClientBody(e) => e.status(),
+            ProxyError::ClientBodyStream(_) => StatusCode::BAD_REQUEST,
             // Too large for the signing cap: the signing refusal's status and metric.
             ProxyError::Signing(r) => r.status(),
             ProxyError::UpgradeRefused => StatusCode::BAD_GATEWAY,
@@ -102,6 +107,7 @@ impl ProxyError {
             ProxyError::UpstreamSaturated(_) => Some(UpstreamErrorKind::Saturated),
             ProxyError::NoRoute
             | ProxyError::ClientBody(_)
+            | ProxyError::ClientBodyStream(_)
             | ProxyError::Signing(_)
             | ProxyError::Confined(_) => None,
         }
@@ -118,6 +124,9 @@ impl ProxyError {
 
     /// Classifies a failure of the pooled client by walking its sources.
     pub(crate) fn from_client(e: hyper_util::client::legacy::Error) -> Self {
+        if client_body_failed(&e) {
+            return ProxyError::ClientBodyStream(e);
+        }
         let (mut timed_out, mut tls, mut saturated) = (false, false, false);
         let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&e);
         while let Some(s) = source {
@@ -145,6 +154,23 @@ impl ProxyError {
             ProxyError::UpstreamProtocol(e)
         }
     }
+}
+
+/// Whether the pooled client failed because the request body it was sending failed: hyper's
+/// "user body" error, caused by a `hyper::Error`, which on the proxy path only the client's
+/// `Incoming` body yields.
+fn client_body_failed(e: &hyper_util::client::legacy::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(h) = s.downcast_ref::<hyper::Error>()
+            && h.is_user()
+            && std::error::Error::source(h).is_some_and(|c| c.is::<hyper::Error>())
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// Kinds of upstream failure: the `kind` label of `cec_gateway_upstream_errors_total`.

@@ -16,10 +16,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::Version;
-use http_body::Body;
-use http_body_util::BodyExt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http_body::{Body, Frame};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -182,15 +183,32 @@ impl Drop for InFlight {
 }
 
 /// `body`, keeping its request in flight until it is dropped (hyper drops it at its end),
-/// each frame counted as progress.
-pub(crate) fn guarded<B>(body: B, guard: InFlight) -> impl Body<Data = Bytes, Error = B::Error>
-where
-    B: Body<Data = Bytes>,
-{
-    body.map_frame(move |frame| {
-        guard.0.frame_sent();
-        frame
-    })
+/// each frame counted as progress. Its length and end are the body's own (`Content-Length`).
+pub(crate) fn guarded<B: Body + Unpin>(inner: B, guard: InFlight) -> Guarded<B> {
+    Guarded { inner, guard }
+}
+
+pub(crate) struct Guarded<B> {
+    inner: B,
+    guard: InFlight,
+}
+
+impl<B: Body + Unpin> Body for Guarded<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(_))) = &polled {
+            self.guard.0.frame_sent();
+        }
+        polled
+    }
+
+    crate::body::inner_hints!();
 }
 
 /// What an [`observed`] stream reports its bytes to.

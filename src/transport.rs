@@ -24,8 +24,9 @@ use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{
-    DEFAULT_H2_MAX_HEADER_LIST_SIZE, DEFAULT_H2_MAX_LOCAL_ERROR_RESETS,
-    DEFAULT_H2_MAX_PENDING_RESETS, DEFAULT_H2_PING_INTERVAL, DEFAULT_H2_PING_TIMEOUT,
+    DEFAULT_H1_MAX_BUF_SIZE, DEFAULT_H2_MAX_HEADER_LIST_SIZE, DEFAULT_H2_MAX_LOCAL_ERROR_RESETS,
+    DEFAULT_H2_MAX_PENDING_RESETS, DEFAULT_H2_MAX_SEND_BUF_SIZE, DEFAULT_H2_PING_INTERVAL,
+    DEFAULT_H2_PING_TIMEOUT,
 };
 use crate::lifecycle::{Activity, Deadlines, Expiry, guarded, observed};
 
@@ -40,7 +41,8 @@ pub(crate) fn http_builder(max_streams: u32) -> HttpBuilder {
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(None);
+        .header_read_timeout(None)
+        .max_buf_size(DEFAULT_H1_MAX_BUF_SIZE);
     builder
         .http2()
         .timer(TokioTimer::new())
@@ -49,7 +51,8 @@ pub(crate) fn http_builder(max_streams: u32) -> HttpBuilder {
         .keep_alive_timeout(DEFAULT_H2_PING_TIMEOUT)
         .max_pending_accept_reset_streams(DEFAULT_H2_MAX_PENDING_RESETS)
         .max_local_error_reset_streams(DEFAULT_H2_MAX_LOCAL_ERROR_RESETS)
-        .max_header_list_size(DEFAULT_H2_MAX_HEADER_LIST_SIZE);
+        .max_header_list_size(DEFAULT_H2_MAX_HEADER_LIST_SIZE)
+        .max_send_buf_size(DEFAULT_H2_MAX_SEND_BUF_SIZE);
     builder
 }
 
@@ -86,7 +89,7 @@ where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Response<B>> + Send + 'static,
-    B: Body<Data = Bytes> + Send + 'static,
+    B: Body<Data = Bytes> + Unpin + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let activity = Activity::new();

@@ -68,6 +68,12 @@ pub(crate) const DEFAULT_H2_MAX_LOCAL_ERROR_RESETS: usize = 1024;
 /// HTTP/2 request head size (decoded, RFC 9113 §6.5.2): hyper's server default, stated so that
 /// it cannot drift; a CONTINUATION flood ends there.
 pub(crate) const DEFAULT_H2_MAX_HEADER_LIST_SIZE: u32 = 16 << 10;
+/// hyper's HTTP/1 read buffer at most (its default is ~400 KiB): a request head must fit, so
+/// this is also the head size cap (431 beyond); bodies stream through it in pieces.
+pub(crate) const DEFAULT_H1_MAX_BUF_SIZE: usize = 64 << 10;
+/// HTTP/2 bytes buffered per stream for a client that reads slowly (hyper's default is
+/// 400 KiB, times 256 streams): the memory one slow reader can pin.
+pub(crate) const DEFAULT_H2_MAX_SEND_BUF_SIZE: usize = 64 << 10;
 /// Above the largest `response_timeout`: a connection with requests in flight that moves
 /// nothing for that long is cut. The upstream's 504 (at `response_timeout`) comes first.
 pub(crate) const DEFAULT_STALL_MARGIN: Duration = Duration::from_secs(1);

@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::Version;
 use tokio::time::{Instant, advance};
 

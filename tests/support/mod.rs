@@ -6,12 +6,16 @@
 //! - [`cec`]: the demo's mock CEC behind such a recording upstream;
 //! - [`gateway`]: [`Gateway`], the real gateway in this process, and its test configuration;
 //! - [`client`]: HTTPS clients trusting the CA and collected responses;
-//! - [`recording`]: a client stream that keeps what it read, and the HTTP/2 frames in it.
+//! - [`recording`]: a client stream that keeps what it read, and the HTTP/2 frames in it;
+//! - [`lenient`]: a careless raw HTTP/1.1 upstream that logs every request it parses;
+//! - [`h2raw`]: HTTP/2 frames written and read by hand, for the flood tests.
 #![allow(dead_code)]
 
 pub mod cec;
 pub mod client;
 pub mod gateway;
+pub mod h2raw;
+pub mod lenient;
 pub mod recording;
 pub mod upstream;
 
