@@ -14,7 +14,8 @@
 //! price that, during such a flood, new legitimate sources compete for that one allowance.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -54,6 +55,22 @@ impl Key {
             IpAddr::V6(v6) => Key::V6Prefix((u128::from(v6) >> 64) as u64),
         }
     }
+}
+
+/// `192.0.2.1`, or `2001:db8:1:2::/64`.
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Key::V4(a) => write!(f, "{}", Ipv4Addr::from(a)),
+            Key::V6Prefix(p) => write!(f, "{}/64", Ipv6Addr::from(u128::from(p) << 64)),
+        }
+    }
+}
+
+/// The unit a source address is limited by, as text: its IPv4 address, or its IPv6 /64. The
+/// shared store keys its buckets by it, so every replica counts the same source the same way.
+pub(crate) fn source_key(ip: IpAddr) -> String {
+    Key::of(ip).to_string()
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -205,6 +222,14 @@ mod tests {
         assert!(limit.check(ip("198.51.100.7"), T0));
         assert!(!limit.check(ip("::ffff:198.51.100.7"), T0));
         assert_eq!(limit.tracked(), 3);
+    }
+
+    #[test]
+    fn source_keys_are_the_tracked_units() {
+        assert_eq!(source_key(ip("192.0.2.1")), "192.0.2.1");
+        assert_eq!(source_key(ip("::ffff:192.0.2.1")), "192.0.2.1");
+        assert_eq!(source_key(ip("2001:db8:1:2:ffff::9")), "2001:db8:1:2::/64");
+        assert_eq!(source_key(ip("::1")), "::/64");
     }
 
     #[test]
