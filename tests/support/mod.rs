@@ -5,12 +5,18 @@
 //! - [`upstream`]: [`MockUpstream`], an HTTPS upstream that records what it received;
 //! - [`cec`]: the demo's mock CEC behind such a recording upstream;
 //! - [`gateway`]: [`Gateway`], the real gateway in this process, and its test configuration;
-//! - [`client`]: HTTPS clients trusting the CA and collected responses.
+//! - [`client`]: HTTPS clients trusting the CA and collected responses;
+//! - [`process`]: the gateway binary as a child process, with its JSON log lines;
+//! - [`redis`]: a real `redis-server` for the shared-store tests;
+//! - [`token`]: Token mode's minting and validation calls.
 #![allow(dead_code)]
 
 pub mod cec;
 pub mod client;
 pub mod gateway;
+pub mod process;
+pub mod redis;
+pub mod token;
 pub mod upstream;
 
 // Each test file uses the part it needs (only the signing tests run the mock CEC, the demo
@@ -22,6 +28,12 @@ pub use cec_gateway::demo::pki::{DemoCa, LOCAL_NAMES};
 pub use client::*;
 #[allow(unused_imports)]
 pub use gateway::*;
+#[allow(unused_imports)]
+pub use process::*;
+#[allow(unused_imports)]
+pub use redis::*;
+#[allow(unused_imports)]
+pub use token::*;
 pub use upstream::*;
 
 use std::convert::Infallible;
