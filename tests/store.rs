@@ -37,16 +37,22 @@ fn config(up: &MockUpstream, redis: &Redis, rate: (&str, u32)) -> String {
     )
 }
 
-/// Two replicas of the same configuration, with `password` for Redis.
-async fn replicas(ca: &DemoCa, cfg: &str, password: &str) -> (Gateway, Gateway) {
+/// A gateway of `cfg`, with `password` for Redis.
+async fn replica(ca: &DemoCa, cfg: &str, password: &str) -> Gateway {
     let env = [
         ("TOKEN_KEY", KEY),
         ("MINT_KEY", MINT_KEY),
         ("REDIS_PASSWORD", password),
     ];
-    let a = Gateway::start_with_env(ca, cfg, &env).await;
-    let b = Gateway::start_with_env(ca, cfg, &env).await;
-    (a, b)
+    Gateway::start_with_env(ca, cfg, &env).await
+}
+
+/// Two replicas of the same configuration.
+async fn replicas(ca: &DemoCa, cfg: &str, password: &str) -> (Gateway, Gateway) {
+    (
+        replica(ca, cfg, password).await,
+        replica(ca, cfg, password).await,
+    )
 }
 
 /// The value of the metric line starting with `series ` (exactly that name and labels).
@@ -279,8 +285,8 @@ async fn rediss_is_verified_against_the_configured_ca_and_nothing_else() {
     let up = MockUpstream::ok(&ca).await;
     let cfg = config(&up, &redis, ("100/s", 100));
     let with_ca = cfg.replace("password_env", "ca = \"@DIR@/ca.pem\"\npassword_env");
-    let (a, _) = replicas(&ca, &with_ca, &redis.password).await;
-    let (untrusting, _) = replicas(&ca, &cfg, &redis.password).await;
+    let a = replica(&ca, &with_ca, &redis.password).await;
+    let untrusting = replica(&ca, &cfg, &redis.password).await;
     until_store_up(&a, 1.0).await;
     let c = client(&ca, false);
     let token = mint(&a, "u1", "Ann", "t1").await;
