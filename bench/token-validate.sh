@@ -5,10 +5,11 @@
 # through Redis, then single use too; the store's own latency comes from store_latency_seconds.
 # A benchmark, not a test.
 # Needs wrk (apt-get install -y wrk) and a release build (cargo build --release).
-# Usage: bash bench/token-validate.sh [seconds]
+# Usage: bash bench/token-validate.sh [seconds] [connections, default 16; 1 shows the bare latency]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-5}
+conns=${2:-16}
 bin=./target/release/cec-gateway
 [ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 dir=$(mktemp -d)
@@ -21,6 +22,7 @@ config() { # $1 = extra [token] lines, $2 = https port, $3 = admin port, $4 = mo
 [server]
 listen = "127.0.0.1:$2"
 admin_listen = "127.0.0.1:$3"
+hostnames = ["localhost", "127.0.0.1"]
 workers = 1
 [tls]
 cert = "gw.crt"
@@ -39,11 +41,12 @@ run() { # $1 = title, $2 = extra [token] lines, $3 = more tables
   "$bin" --config "$dir/gw.toml" 2>"$dir/log" &
   local pid=$!
   for _ in $(seq 50); do curl -s "http://127.0.0.1:19643/readyz" >/dev/null && break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null || { echo "the gateway did not start:" >&2; cat "$dir/log" >&2; exit 1; }
   TOKEN=$(curl -s http://127.0.0.1:19643/tokens -H "Authorization: Bearer $CEC_MINT_KEY" -d '{"userId":"10010001","userName":"Tom","tenantSpaceId":"202007159031"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
   export TOKEN
   local t0; t0=$(awk '{print $14+$15}' /proc/$pid/stat)
   echo "== $1"
-  wrk -t1 -c16 -d"${secs}s" --latency -s bench/token-validate.lua https://127.0.0.1:18643/rest/cc-messaging/v1/thirdparty/chatThirdPartyValidate | grep -E "Requests/sec|Latency|  50%|  99%|answers"
+  wrk -t1 -c"$conns" -d"${secs}s" --latency -s bench/token-validate.lua https://127.0.0.1:18643/rest/cc-messaging/v1/thirdparty/chatThirdPartyValidate | grep -E "Requests/sec|Latency|  50%|  99%|answers"
   local t1; t1=$(awk '{print $14+$15}' /proc/$pid/stat)
   echo "gateway CPU: $(( (t1 - t0) * 100 / ( $(getconf CLK_TCK) * secs ) ))% of one core"
   [ -z "${3:-}" ] || curl -s http://127.0.0.1:19643/metrics | store_latency
@@ -55,9 +58,9 @@ store_latency() { # p50/p99 of each op's store_latency_seconds (upper bucket bou
 import re, sys
 ops = {}
 for line in sys.stdin:
-    m = re.match(r"cec_gateway_store_latency_seconds_bucket\{op=\"(\w+)\",le=\"([^\"]+)\"\} (\d+)", line)
+    m = re.match(r"cec_gateway_store_latency_seconds_bucket\{le=\"([^\"]+)\",op=\"(\w+)\"\} (\d+)", line)
     if m:
-        ops.setdefault(m[1], []).append((float(m[2]), int(m[3])))
+        ops.setdefault(m[2], []).append((float(m[1]), int(m[3])))
 for op, buckets in ops.items():
     total = buckets[-1][1]
     if op == "ping" or total == 0:

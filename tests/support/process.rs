@@ -12,9 +12,10 @@ use super::Target;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cec-gateway");
 
-/// The gateway as a child process with JSON logs, and its log lines as they come.
+/// The gateway as a child process with JSON logs, and its log lines as they come. Killed on
+/// drop, so that a failing test leaves no gateway behind.
 pub struct Process {
-    child: Child,
+    child: Option<Child>,
     lines: mpsc::Receiver<serde_json::Value>,
     pub https: SocketAddr,
     /// The admin listener, when the configuration has one.
@@ -51,7 +52,7 @@ impl Process {
             }
         });
         let mut p = Self {
-            child,
+            child: Some(child),
             lines,
             https: "0.0.0.0:0".parse().unwrap(),
             admin: None,
@@ -89,7 +90,7 @@ impl Process {
     }
 
     pub fn signal(&self, name: &str) {
-        let pid = self.child.id().to_string();
+        let pid = self.child.as_ref().expect("running").id().to_string();
         let ok = Command::new("kill").args([name, &pid]).status().unwrap();
         assert!(ok.success(), "kill {name}");
     }
@@ -101,10 +102,20 @@ impl Process {
     /// SIGTERM, and the exit code.
     pub async fn stop(mut self) -> Option<i32> {
         self.signal("-TERM");
-        tokio::task::spawn_blocking(move || self.child.wait().unwrap())
+        let mut child = self.child.take().expect("running");
+        tokio::task::spawn_blocking(move || child.wait().unwrap())
             .await
             .unwrap()
             .code()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
