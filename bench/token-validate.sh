@@ -9,11 +9,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-5}
-conns=${2:-16}
 bin=./target/release/cec-gateway
 [ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
+conns=${2:-16}   # wrk's connections, all on one worker
 export CEC_TOKEN_KEY=bench-token-key-0123456789-0123456789-abcdef
 export CEC_MINT_KEY=bench-mint-key-0123456789-0123456789-abcdefg
 
