@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::config::{Config, HostMode, RouteConfig, SigningConfig, TokenConfig};
+use crate::config::{Config, HostMode, RouteConfig, SigningConfig, StoreConfig, TokenConfig};
 
 /// The whole summary, one section after another.
 pub fn summary(config: &Config, file: &str) -> String {
@@ -22,6 +22,13 @@ pub fn summary(config: &Config, file: &str) -> String {
     match &config.token {
         Some(t) => token(&mut out, t),
         None => out.push_str("token mode: off\n"),
+    }
+    match &config.store {
+        Some(s) => store(&mut out, s, config.token.is_some()),
+        None if config.token.is_some() => {
+            out.push_str("store: none (single use and rate limits are per replica)\n")
+        }
+        None => {}
     }
     out
 }
@@ -199,6 +206,33 @@ fn token(out: &mut String, t: &TokenConfig) {
     }
 }
 
+/// The store's URL is printed without its password; only where the password comes from.
+fn store(out: &mut String, s: &StoreConfig, token: bool) {
+    let password = match &s.password {
+        None => "no password".to_owned(),
+        Some(p) => match &p.source {
+            Some(source) => format!("password from {source}"),
+            None => "password in redis_url (redacted)".to_owned(),
+        },
+    };
+    let ca =
+        s.ca.as_ref()
+            .map(|c| format!("  ca {}", c.display()))
+            .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "store: {}{ca}  {password}  prefix {:?}  timeout {}{}",
+        s.url,
+        s.key_prefix,
+        humantime::format_duration(s.timeout),
+        if token {
+            "  (single use and rate limits shared by every replica)"
+        } else {
+            "  (unused: token mode is off)"
+        }
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -223,5 +257,17 @@ mod tests {
             "{out}"
         );
         assert!(!summary(CONFIG).contains("hsts"), "{}", summary(CONFIG));
+    }
+
+    #[test]
+    fn the_store_is_printed_without_its_password() {
+        let with =
+            format!("{CONFIG}[store]\nredis_url = \"redis://app:hunter2-pw@redis:6380/2\"\n");
+        let out = summary(&with);
+        assert!(
+            out.contains("store: redis://app@redis:6380/2  password in redis_url (redacted)  prefix \"cec-gateway:\"  timeout 250ms  (unused: token mode is off)\n"),
+            "{out}"
+        );
+        assert!(!out.contains("hunter2"), "{out}");
     }
 }

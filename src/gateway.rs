@@ -3,11 +3,11 @@
 //!
 //! Two levels, so that a reload can validate everything before it swaps anything in:
 //! - [`Generation`]: built once per configuration, shared by every worker. Every step that can
-//!   fail is here (the served certificate and key, each upstream's trust store); metrics and
-//!   Token mode's service are process-wide.
+//!   fail is here (the served certificate and key, each upstream's trust store, the shared
+//!   store's client); metrics and Token mode's service are process-wide.
 //! - [`Gateway`]: one per worker, built from a `Generation` on the worker's own thread and
-//!   unable to fail: the route table, the pooled upstream clients (their connections live on
-//!   that thread) and the pre-resolved metric series.
+//!   unable to fail: the route table, the pooled upstream clients and the shared store's
+//!   connection (their connections live on that thread) and the pre-resolved metric series.
 //!
 //! A worker holds its `Gateway` in a `crate::swap::StateHandle`; a request loads it once and
 //! keeps it to its end.
@@ -21,6 +21,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::{Config, DEFAULT_H2_MAX_CONCURRENT_STREAMS};
 use crate::metrics::{Metrics, RouteMetrics};
 use crate::route::RouteTable;
+use crate::store::{Store, StoreConn, StoreError};
 use crate::tls::{self, PairOrigin, TlsError};
 use crate::token::TokenService;
 use crate::transport::{HttpBuilder, http_builder};
@@ -33,6 +34,8 @@ pub enum StateError {
     Tls(#[from] TlsError),
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// What one configuration builds once, for every worker.
@@ -44,6 +47,8 @@ pub(crate) struct Generation {
     upstream_tls: Vec<rustls::ClientConfig>,
     /// Shared by every worker: one rate limiter and one single-use store per process.
     pub(crate) token: Option<Arc<TokenService>>,
+    /// The shared store's client, when `[store]` and Token mode are both on.
+    store: Option<Arc<Store>>,
     pub(crate) metrics: Arc<Metrics>,
 }
 
@@ -72,6 +77,10 @@ impl Generation {
             }
             Arc::new(service)
         });
+        let store = match (&config.store, &token) {
+            (Some(s), Some(_)) => Some(Arc::new(Store::new(s, &metrics)?)),
+            _ => None,
+        };
         served.report_expiry(&config.tls.cert, &metrics);
         let tls = TlsAcceptor::from(served.config);
         Ok(Self {
@@ -79,6 +88,7 @@ impl Generation {
             tls,
             upstream_tls,
             token,
+            store,
             metrics,
         })
     }
@@ -101,6 +111,8 @@ pub(crate) struct Gateway {
     pub(crate) upstreams: Vec<Upstream>,
     /// By channel index (configuration order).
     signatures: Vec<Counter>,
+    /// This worker's connection to the shared store.
+    store: Option<StoreConn>,
     /// The worker's upgraded (WebSocket) tunnels, which outlive their request: drained at
     /// shutdown like connections.
     pub(crate) tunnels: TaskTracker,
@@ -132,6 +144,7 @@ impl Gateway {
         let http = http_builder(DEFAULT_H2_MAX_CONCURRENT_STREAMS);
         Self {
             tunnels,
+            store: generation.store.as_ref().map(StoreConn::new),
             http: Arc::new(http),
             unmatched_metrics: metrics.route("none"),
             routes,
@@ -152,6 +165,10 @@ impl Gateway {
 
     pub(crate) fn token(&self) -> Option<&TokenService> {
         self.generation.token.as_deref()
+    }
+
+    pub(crate) fn store(&self) -> Option<&StoreConn> {
+        self.store.as_ref()
     }
 
     /// Counts a signature issued for channel `config_id`.

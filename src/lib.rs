@@ -22,7 +22,8 @@
 //! - `reload`: builds a new generation and hands it to every worker (`swap`); a connection
 //!   takes its TLS settings at accept, a request loads the gateway once and keeps it to its end,
 //!   so in-flight requests and WebSocket tunnels finish on what they started with.
-//! - Process-wide, across reloads: `metrics`, the connection budget, Token mode's memory.
+//! - Process-wide, across reloads: `metrics`, the connection budget, Token mode's memory
+//!   (with `[store]`, in Redis: `store::Store` per generation, `store::StoreConn` per worker).
 //!
 //! ## The way of one request
 //! ```text
@@ -36,7 +37,8 @@
 //!           ├ confine::check               method, Host/:authority in server.hostnames, no dot
 //!           │                              segment: else refused (421/400/405/501), reaching nothing
 //!           ├ cors::preflight              answered at the edge
-//!           ├ local::find → local::serve   token validation, signature compatibility endpoint
+//!           ├ local::find → local::serve   token validation (store: shared rate limit, single
+//!           │                              use), signature compatibility endpoint
 //!           └ route::RouteTable::find → Gateway::proxy
 //!              pipeline::upstream_request  URI, headers (hop-by-hop, X-Forwarded-*), Host
 //!              Gateway::sign_if_applies    body::read_limited → sign::sign_body (auth-v2)
@@ -58,7 +60,8 @@
 //!   `reload`, [`watch`].
 //! - One request: `pipeline`, `confine`, `route`, `headers`, `rewrite`, `cors`, `upstream`,
 //!   `upgrade`, `body`, `error`, `access`, `local`, `admin`, `redirect`.
-//! - Domain: [`sign`] (auth-v2, pure), [`token`] (Token mode, pure), [`secret`] (redacted keys).
+//! - Domain: [`sign`] (auth-v2, pure), [`token`] (Token mode, pure), [`secret`] (redacted keys),
+//!   `store` (Token mode's single use and rate limits shared through Redis, `[store]`).
 //! - Around it: [`config`] (TOML → typed, errors with file/line/key), [`check`] (`check`
 //!   summary), [`probe`] (`check --probe`), `metrics`, [`logging`] (batched writer, access
 //!   log format), [`demo`] (mock CEC + sample page).
@@ -106,6 +109,7 @@ mod route;
 pub mod secret;
 mod server;
 pub mod sign;
+mod store;
 mod swap;
 mod tls;
 pub mod token;

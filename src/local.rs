@@ -1,7 +1,9 @@
 //! Paths the gateway answers itself on the public listener, instead of proxying them: the
 //! vendor-compatible signature endpoint (`signing.authorization_endpoint`) and Token mode's
-//! validation endpoint (`token.validate_path`).
+//! validation endpoint (`token.validate_path`), with Token mode's shared store when there is
+//! one (`crate::store`).
 
+use std::net::IpAddr;
 use std::time::SystemTime;
 
 use http::header::{self, HeaderValue};
@@ -14,7 +16,8 @@ use crate::error::{ProxyError, json_body, json_response};
 use crate::gateway::Gateway;
 use crate::headers;
 use crate::sign;
-use crate::token::{Outcome, Verdict};
+use crate::store::StoreConn;
+use crate::token::{Invalid, Outcome, TokenService, Verdict};
 
 /// A request the gateway answers itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,25 +76,7 @@ async fn token_validate(
         req.headers(),
     )
     .real_ip;
-    let now = SystemTime::now();
-    let verdict = match service.admit(caller, now) {
-        Err(verdict) => verdict,
-        Ok(()) => {
-            let (parts, body) = req.into_parts();
-            match read_limited(
-                body,
-                &parts.headers,
-                service.max_body(),
-                gw.config().server.header_read_timeout,
-            )
-            .await
-            {
-                Ok(bytes) => service.validate_body(&bytes, now),
-                Err(BodyError::TooLarge) => Verdict::too_large(),
-                Err(BodyError::Timeout | BodyError::Read(_)) => Verdict::of(Outcome::BadRequest),
-            }
-        }
-    };
+    let verdict = validate(gw, service, caller, req, SystemTime::now()).await;
     let label = verdict.outcome.label();
     gw.metrics().token_validation(label);
     if matches!(verdict.outcome, Outcome::RateLimited) {
@@ -107,6 +92,82 @@ async fn token_validate(
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
+}
+
+/// The validation's checks in order (see `crate::token`): allowed callers, rate limit, body,
+/// token, single use. With a shared store, the rate limit and the single use go through it: a
+/// store that does not answer makes the rate limit fall back to this process's limiter and a
+/// single-use validation fail (closed). One validation waits at most one `store.timeout` on a
+/// store that does not answer: after a failed rate-limit call, single use does not ask again.
+async fn validate(
+    gw: &Gateway,
+    service: &TokenService,
+    caller: IpAddr,
+    req: Request<Incoming>,
+    now: SystemTime,
+) -> Verdict {
+    let store = gw.store();
+    let store_failed = match admit(service, store, caller, now).await {
+        Ok(store_failed) => store_failed,
+        Err(refused) => return refused,
+    };
+    let (parts, body) = req.into_parts();
+    let max = service.max_body();
+    let bytes = match read_limited(
+        body,
+        &parts.headers,
+        max,
+        gw.config().server.header_read_timeout,
+    )
+    .await
+    {
+        Ok(bytes) => bytes,
+        Err(BodyError::TooLarge) => return Verdict::too_large(),
+        Err(BodyError::Timeout | BodyError::Read(_)) => return Verdict::of(Outcome::BadRequest),
+    };
+    let Some(store) = store else {
+        return service.validate_body(&bytes, now);
+    };
+    let first = match service.verify_body(&bytes, now) {
+        Err(refused) => return refused,
+        Ok(None) => return Verdict::of(Outcome::Valid),
+        Ok(Some(first)) => first,
+    };
+    let outcome = match store_failed {
+        true => Outcome::Invalid(Invalid::StoreUnavailable),
+        false => match store.first_use(&first.jti, first.dead_after).await {
+            Ok(true) => Outcome::Valid,
+            Ok(false) => Outcome::Invalid(Invalid::Replayed),
+            Err(_) => Outcome::Invalid(Invalid::StoreUnavailable),
+        },
+    };
+    Verdict::of(outcome)
+}
+
+/// The allow-list, then the rate limit: the shared bucket while the store answers, this
+/// process's otherwise. `Ok(true)` when a store call failed on the way.
+async fn admit(
+    service: &TokenService,
+    store: Option<&StoreConn>,
+    caller: IpAddr,
+    now: SystemTime,
+) -> Result<bool, Verdict> {
+    service.allow_caller(caller)?;
+    let Some(store) = store.filter(|s| s.is_up()) else {
+        if let Some(down) = store {
+            down.count_fallback();
+        }
+        return service.local_limit(caller, now).map(|()| false);
+    };
+    let (rate, burst) = service.rate_limit();
+    match store.rate_limit(caller, rate, burst).await {
+        Ok(true) => Ok(false),
+        Ok(false) => Err(Verdict::of(Outcome::RateLimited)),
+        Err(_) => {
+            store.count_fallback();
+            service.local_limit(caller, now).map(|()| true)
+        }
+    }
 }
 
 /// The vendor sample's `getAuthorization` → `/webchat/authorizationService`: the same JSON body

@@ -210,13 +210,20 @@ async fn check_probe(config: &Config) -> Result<(), String> {
     let probes = cec_gateway::probe::probe_all(config).await;
     let (text, failed) = cec_gateway::probe::report(&probes, std::time::SystemTime::now());
     print!("{text}");
-    if failed == 0 {
-        Ok(())
-    } else {
-        Err(format!(
+    let store_failed = match cec_gateway::probe::store_line(config).await {
+        Some((line, failed)) => {
+            println!("{line}");
+            failed
+        }
+        None => false,
+    };
+    match (failed, store_failed) {
+        (0, false) => Ok(()),
+        (0, true) => Err("probe: the store did not answer PING".to_owned()),
+        _ => Err(format!(
             "probe: {failed} of {} upstreams failed",
             probes.len()
-        ))
+        )),
     }
 }
 

@@ -14,6 +14,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::UpstreamErrorKind;
 
+mod store;
+
+use store::StoreFamilies;
+pub(crate) use store::StoreMetrics;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     route: String,
@@ -81,6 +86,7 @@ pub(crate) struct Metrics {
     config_last_reload_success: Gauge<f64, AtomicU64>,
     /// The served certificate's notAfter, seconds since the epoch.
     pub tls_cert_not_after: Gauge,
+    store: StoreFamilies,
 }
 
 /// A route's series, resolved once.
@@ -215,6 +221,7 @@ impl Metrics {
                 "Expiry (notAfter) of the served TLS certificate",
                 Gauge::default(),
             ),
+            store: StoreFamilies::register(&mut r),
             registry: r,
         }
     }

@@ -22,6 +22,16 @@ impl IpKey {
     }
 }
 
+/// `192.0.2.1`, or `2001:db8:1:2::/64`.
+impl std::fmt::Display for IpKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            IpKey::V4(a) => write!(f, "{}", std::net::Ipv4Addr::from(a)),
+            IpKey::V6Prefix(p) => write!(f, "{}/64", std::net::Ipv6Addr::from(u128::from(p) << 64)),
+        }
+    }
+}
+
 /// Open connections by client, process-wide (across workers and reloads).
 #[derive(Debug, Default)]
 pub(crate) struct PerIp {

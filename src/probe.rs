@@ -29,6 +29,7 @@ mod format;
 mod tests;
 mod trust;
 
+pub use crate::store::store_line;
 use classify::{classify_connect, classify_handshake};
 pub use format::report;
 use format::{join, leaf_text};

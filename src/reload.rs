@@ -3,7 +3,8 @@
 //! through the swap seam (`crate::swap`). An invalid one is refused and the old one keeps
 //! serving. One reload runs at a time; what cannot change without a restart (the listener
 //! addresses, the worker count, the connection budget, the plain listener's role and the drain
-//! grace) is kept as it was, with a warning.
+//! grace) is kept as it was, with a warning. `[store]` is reloadable: the new generation's
+//! `crate::store::Store` gets a new connection on every worker, and Redis keeps what it holds.
 
 // Configuration errors happen once per reload; their size does not matter.
 #![allow(clippy::result_large_err)]

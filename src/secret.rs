@@ -1,4 +1,5 @@
-//! Secrets: the channel `secretKey` of Authorization mode and the HS256 key of Token mode.
+//! Secrets: the channel `secretKey` of Authorization mode, the HS256 key of Token mode and the
+//! shared store's Redis password.
 //!
 //! A secret lives in a [`SecretKey`] from the moment it is read until it is dropped. Its `Debug`
 //! and `Display` print `<redacted>`, it has no `Serialize`, and the only way to the bytes is
@@ -71,6 +72,15 @@ impl SecretKey {
         Ok(Self(text.to_owned()))
     }
 
+    /// The shared store's Redis password: not empty, any content.
+    pub(crate) fn password(text: &str) -> Result<Self, SecretError> {
+        let text = text.trim_end_matches(['\r', '\n']);
+        if text.is_empty() {
+            return Err(SecretError::Empty);
+        }
+        Ok(Self(text.to_owned()))
+    }
+
     /// Whether `presented` is this secret, in constant time: the SHA-256 digests of both are
     /// compared byte for byte without an early exit, so neither the position of the first
     /// difference nor the secret's length shows in the time taken.
@@ -83,6 +93,12 @@ impl SecretKey {
     /// The secret's bytes, for a MAC key. Callers must not log, format or copy them elsewhere.
     pub(crate) fn expose(&self) -> &[u8] {
         self.0.as_bytes()
+    }
+
+    /// The secret as text, for the Redis `AUTH` of the store's client; the same rules as
+    /// [`SecretKey::expose`].
+    pub(crate) fn expose_text(&self) -> &str {
+        &self.0
     }
 }
 

@@ -29,6 +29,8 @@ use support::{TempDir, write};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cec-gateway");
 const SECRET: &str = "abcDEF123456";
+/// A Token mode key for the example configurations (at least 32 bytes).
+const TOKEN_KEY: &str = "deploy-test-token-key-0123456789abcdef";
 
 fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
@@ -104,7 +106,9 @@ fn yaml_doc(py: &Path, rel: &str) -> Value {
 }
 
 /// `text` with every `from` replaced by `to`, written as `config.toml` in a fresh directory
-/// that also holds `secret_file` (relative to that directory) with a valid channel secret.
+/// that also holds `secret_file` (relative to that directory) with a valid channel secret, and
+/// beside it `cec_token_key` and `redis_password` for the configurations with Token mode and a
+/// store.
 struct TestConfig {
     dir: TempDir,
     path: PathBuf,
@@ -121,6 +125,9 @@ fn test_config(tag: &str, text: &str, replace: &[(&str, &str)], secret_file: &st
     let secret = dir.0.join(secret_file);
     std::fs::create_dir_all(secret.parent().unwrap()).unwrap();
     std::fs::write(&secret, SECRET).unwrap();
+    let beside = secret.parent().unwrap();
+    std::fs::write(beside.join("cec_token_key"), TOKEN_KEY).unwrap();
+    std::fs::write(beside.join("redis_password"), "redis-deploy-test-password").unwrap();
     let path = write(&dir.0, "config.toml", &text);
     TestConfig { dir, path, text }
 }

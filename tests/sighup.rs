@@ -5,86 +5,10 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::path::PathBuf;
 
 use http::StatusCode;
 use support::*;
-
-const BIN: &str = env!("CARGO_BIN_EXE_cec-gateway");
-
-/// The gateway as a child process with JSON logs, and its log lines as they come.
-struct Process {
-    child: Child,
-    lines: mpsc::Receiver<serde_json::Value>,
-    https: std::net::SocketAddr,
-}
-
-impl Process {
-    fn start(config: &Path) -> Self {
-        let mut child = Command::new(BIN)
-            .args(["--log-format", "json", "--config"])
-            .arg(config)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let v = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
-                if tx.send(v).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut p = Self {
-            child,
-            lines,
-            https: "0.0.0.0:0".parse().unwrap(),
-        };
-        let serving = p.wait_for("cec-gateway serving");
-        p.https = serving["https"].as_str().unwrap().parse().unwrap();
-        p
-    }
-
-    /// The next log line whose message is `message` (lines before it are passed over).
-    fn wait_for(&mut self, message: &str) -> serde_json::Value {
-        loop {
-            let v = self
-                .lines
-                .recv_timeout(Duration::from_secs(20))
-                .unwrap_or_else(|_| panic!("no log line {message:?} in time"));
-            if v["message"] == message {
-                return v;
-            }
-        }
-    }
-
-    fn signal(&self, name: &str) {
-        let pid = self.child.id().to_string();
-        let ok = Command::new("kill").args([name, &pid]).status().unwrap();
-        assert!(ok.success(), "kill {name}");
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("https://localhost:{}{path}", self.https.port())
-    }
-
-    /// SIGTERM, and the exit code.
-    async fn stop(mut self) -> Option<i32> {
-        self.signal("-TERM");
-        tokio::task::spawn_blocking(move || self.child.wait().unwrap())
-            .await
-            .unwrap()
-            .code()
-    }
-}
 
 fn config_file(dir: &TempDir, text: &str) -> PathBuf {
     write(

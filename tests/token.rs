@@ -4,16 +4,10 @@
 
 mod support;
 
-use std::net::IpAddr;
-
 use http::{Method, StatusCode};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use support::*;
 
 const KEY: &str = "token-test-key-0123456789-abcdefghijklmnop";
-const VALIDATE: &str = "/rest/cc-messaging/v1/thirdparty/chatThirdPartyValidate";
 
 fn config(up: &MockUpstream, token: &str) -> String {
     format!(
@@ -30,42 +24,6 @@ async fn start(ca: &DemoCa, key: &str, token: &str) -> (MockUpstream, Gateway) {
     let env = [("TOKEN_KEY", key), ("MINT_KEY", MINT_KEY)];
     let gw = Gateway::start_with_env(ca, &config(&up, token), &env).await;
     (up, gw)
-}
-
-/// An HTTPS client whose connections come from `local` (127.0.0.1 or 127.0.0.2).
-fn client_from(ca: &DemoCa, local: &str) -> HttpsClient {
-    let local: IpAddr = local.parse().unwrap();
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_local_address(Some(local));
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(ca.client_config(&[]).unwrap())
-        .https_only()
-        .enable_http1()
-        .wrap_connector(http);
-    Client::builder(TokioExecutor::new()).build(connector)
-}
-
-async fn validate(
-    c: &HttpsClient,
-    gw: &Gateway,
-    token: &str,
-    user_id: &str,
-    user_name: &str,
-    tenant: &str,
-) -> Got {
-    let b = serde_json::json!({ "Token": token, "userName": user_name, "userId": user_id, "tenantSpaceId": tenant });
-    post(c, &gw.url(VALIDATE), b.to_string()).await
-}
-
-async fn mint(gw: &Gateway, user_id: &str, user_name: &str, tenant: &str) -> String {
-    let b =
-        serde_json::json!({ "userId": user_id, "userName": user_name, "tenantSpaceId": tenant });
-    let (status, text) = admin_mint(gw, &b.to_string()).await;
-    assert_eq!(status, StatusCode::OK, "{text}");
-    let j: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert!(j["expiresAt"].as_u64().unwrap() > 1_700_000_000);
-    j["token"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]

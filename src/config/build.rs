@@ -56,6 +56,11 @@ pub(super) fn build(
             .map(|s| signing(&f, s, env))
             .transpose()?,
         token: raw.token.as_ref().map(|t| token(&f, t, env)).transpose()?,
+        store: raw
+            .store
+            .as_ref()
+            .map(|s| super::store::store(&f, s, env))
+            .transpose()?,
     })
 }
 

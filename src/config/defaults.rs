@@ -137,3 +137,11 @@ pub(crate) const DEFAULT_TOKEN_RATE_BURST: usize = 40;
 pub(crate) const MAX_TOKEN_RATE_BURST: usize = 1_000_000;
 /// `token.max_body`: a validation request is a JWT plus three short fields.
 pub(crate) const DEFAULT_TOKEN_MAX_BODY: usize = 8 << 10;
+
+// ---- [store] ----
+
+/// `store.key_prefix`: names the gateway's keys, so that a Redis shared with others stays tidy.
+pub(crate) const DEFAULT_STORE_KEY_PREFIX: &str = "cec-gateway:";
+/// `store.timeout`: a Redis on the same network answers in well under a millisecond; a quarter
+/// second bounds what a dead store adds to one validation.
+pub(crate) const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_millis(250);

@@ -12,6 +12,7 @@ mod defaults;
 mod error;
 mod fields;
 mod raw;
+mod store;
 mod typed;
 mod units;
 

@@ -32,6 +32,8 @@ pub(super) struct RawConfig {
     pub(crate) signing: Option<RawSigning>,
     #[serde(default)]
     pub(crate) token: Option<RawToken>,
+    #[serde(default)]
+    pub(crate) store: Option<S<RawStore>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -196,4 +198,20 @@ pub(super) struct RawToken {
     pub(crate) single_use: bool,
     #[serde(default)]
     pub(crate) max_body: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStore {
+    pub(crate) redis_url: S<String>,
+    #[serde(default)]
+    pub(crate) ca: Option<S<String>>,
+    #[serde(default)]
+    pub(crate) password_env: Option<S<String>>,
+    #[serde(default)]
+    pub(crate) password_file: Option<S<String>>,
+    #[serde(default)]
+    pub(crate) key_prefix: Option<S<String>>,
+    #[serde(default)]
+    pub(crate) timeout: Option<S<String>>,
 }

@@ -7,6 +7,7 @@ use super::*;
 
 mod design_example;
 mod server_keys;
+mod store_keys;
 
 const BASE: &str = r#"
 [server]
@@ -33,6 +34,7 @@ fn env(name: &str) -> Option<String> {
         "LONG_SECRET" => Some("a".repeat(44)),
         "TOKEN_KEY" | "CEC_TOKEN_KEY" => Some("k".repeat(32)),
         "MINT_KEY" | "CEC_MINT_KEY" => Some("m".repeat(32)),
+        "CEC_REDIS_PASSWORD" => Some("redis-pass-0123".into()),
         _ => None,
     }
 }

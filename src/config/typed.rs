@@ -22,6 +22,8 @@ pub struct Config {
     pub(crate) cors: CorsConfig,
     pub signing: Option<SigningConfig>,
     pub token: Option<TokenConfig>,
+    /// Shared state for replicas; `None`: Token mode's memory stays in this process.
+    pub(crate) store: Option<StoreConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -218,6 +220,53 @@ pub struct TokenConfig {
 pub(crate) struct MintKey {
     pub(crate) key: SecretKey,
     pub(crate) source: SecretSource,
+}
+
+/// `[store]`: the Redis that replicas share Token mode's single use and rate limits through.
+#[derive(Debug, Clone)]
+pub(crate) struct StoreConfig {
+    pub(crate) url: StoreUrl,
+    /// Extra trust for `rediss://`: with it, the server's certificate must chain to this CA.
+    pub(crate) ca: Option<PathBuf>,
+    pub(crate) password: Option<StorePassword>,
+    pub(crate) key_prefix: String,
+    /// Bound on every Redis call.
+    pub(crate) timeout: Duration,
+}
+
+/// `redis_url` without its password. `Display` gives the URL as `check` prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StoreUrl {
+    /// `rediss://`: TLS, verified.
+    pub(crate) tls: bool,
+    /// Host name or IP literal (IPv6 without brackets).
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) db: i64,
+    /// An ACL user (`redis://user@host`).
+    pub(crate) username: Option<String>,
+}
+
+impl std::fmt::Display for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        write!(f, "{scheme}://")?;
+        if let Some(user) = &self.username {
+            write!(f, "{user}@")?;
+        }
+        match self.host.contains(':') {
+            true => write!(f, "[{}]", self.host)?,
+            false => f.write_str(&self.host)?,
+        }
+        write!(f, ":{}/{}", self.port, self.db)
+    }
+}
+
+/// The store's password; `source` is `None` when it was written in `redis_url`.
+#[derive(Debug, Clone)]
+pub(crate) struct StorePassword {
+    pub(crate) key: SecretKey,
+    pub(crate) source: Option<SecretSource>,
 }
 
 /// `scheme://host[:port]` with http or https, no path (a single trailing `/` is tolerated).

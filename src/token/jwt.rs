@@ -91,6 +91,10 @@ pub(crate) enum Invalid {
     /// Single-use mode and the replay store is full of unexpired entries: refused (fail closed).
     #[error("replay store full")]
     ReplayStoreFull,
+    /// Single-use mode with a shared store that did not answer within `store.timeout`: refused
+    /// (fail closed), since the token's first use could not be recorded.
+    #[error("shared store unavailable")]
+    StoreUnavailable,
 }
 
 impl Invalid {
@@ -107,6 +111,7 @@ impl Invalid {
             Invalid::TenantMismatch => "tenant_mismatch",
             Invalid::Replayed => "replayed",
             Invalid::ReplayStoreFull => "replay_store_full",
+            Invalid::StoreUnavailable => "store_unavailable",
         }
     }
 }

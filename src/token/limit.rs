@@ -42,6 +42,12 @@ struct State {
     last_prune: Option<Duration>,
 }
 
+/// The unit a source address is limited by, as text: its IPv4 address, or its IPv6 /64. The
+/// shared store keys its buckets by it, so every replica counts the same source the same way.
+pub(crate) fn source_key(ip: IpAddr) -> String {
+    IpKey::of(ip).to_string()
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
     tokens: f64,
@@ -191,6 +197,14 @@ mod tests {
         assert!(limit.check(ip("198.51.100.7"), T0));
         assert!(!limit.check(ip("::ffff:198.51.100.7"), T0));
         assert_eq!(limit.tracked(), 3);
+    }
+
+    #[test]
+    fn source_keys_are_the_tracked_units() {
+        assert_eq!(source_key(ip("192.0.2.1")), "192.0.2.1");
+        assert_eq!(source_key(ip("::ffff:192.0.2.1")), "192.0.2.1");
+        assert_eq!(source_key(ip("2001:db8:1:2:ffff::9")), "2001:db8:1:2::/64");
+        assert_eq!(source_key(ip("::1")), "::/64");
     }
 
     #[test]

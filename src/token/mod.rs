@@ -15,8 +15,11 @@
 //! ```
 //! Pure and synchronous: the HTTP layer reads the body (at most `max_body + 1` bytes), passes
 //! the TCP peer address (or the client address resolved through trusted proxies) and the clock,
-//! and writes back the `Verdict`. It calls `TokenService::admit` before reading the body and
-//! `TokenService::validate_body` after (the unit tests call both through `validate_request`).
+//! and writes back the `Verdict`. It calls `TokenService::allow_caller` and `local_limit` before
+//! reading the body and `TokenService::validate_body` after (the unit tests call them through
+//! `validate_request`). With a shared store (`crate::store`) the HTTP layer asks the store for
+//! the rate limit instead (falling back to `local_limit`) and, after `verify_body`, for the
+//! single use (failing closed: `Invalid::StoreUnavailable`).
 //! Log `Outcome::label` and `Outcome::reason`; never the request body.
 //!
 //! `POST /tokens` shares `token.max_body` as its body cap. The rate limiter and the single-use
@@ -43,7 +46,7 @@ use crate::config::TokenConfig;
 
 pub use jwt::Minted;
 pub(crate) use jwt::{Codec, Identity, Invalid};
-pub(crate) use limit::RateLimiter;
+pub(crate) use limit::{RateLimiter, source_key};
 pub(crate) use replay::{Refused, ReplayStore};
 pub(crate) use verdict::{CONTENT_TYPE, Outcome, Verdict};
 pub(crate) use wire::{JsonReply, MintError};
@@ -52,6 +55,14 @@ pub(crate) use wire::{JsonReply, MintError};
 const RATE_LIMIT_SOURCES: usize = limit::DEFAULT_CAPACITY;
 /// Cap on remembered tokens in single-use mode.
 const REPLAY_CAPACITY: usize = replay::DEFAULT_CAPACITY;
+
+/// A verified token's first use, still to be recorded: its `jti`, remembered until
+/// `dead_after` (unix seconds, inclusive: `exp + leeway`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FirstUse {
+    pub(crate) jti: String,
+    pub(crate) dead_after: u64,
+}
 
 /// Token mode's state: keys, limits and the single-use store. Built once per configuration.
 pub struct TokenService {
@@ -140,51 +151,81 @@ impl TokenService {
 
     /// The checks that need no body: the caller allow-list (403), then the caller's rate limit
     /// (429). Spends one unit of `peer`'s allowance when it passes the allow-list.
+    #[cfg(test)]
     pub(crate) fn admit(&self, peer: IpAddr, now: SystemTime) -> Result<(), Verdict> {
+        self.allow_caller(peer)?;
+        self.local_limit(peer, now)
+    }
+
+    /// The caller allow-list (403).
+    pub(crate) fn allow_caller(&self, peer: IpAddr) -> Result<(), Verdict> {
         let peer = peer.to_canonical();
         if !self.allowed_callers.is_empty()
             && !self.allowed_callers.iter().any(|n| n.contains(&peer))
         {
             return Err(Verdict::of(Outcome::Forbidden));
         }
+        Ok(())
+    }
+
+    /// This process's rate limiter (429): spends one unit of `peer`'s allowance.
+    pub(crate) fn local_limit(&self, peer: IpAddr, now: SystemTime) -> Result<(), Verdict> {
         let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-        if !self.limiter.check(peer, since_epoch) {
+        if !self.limiter.check(peer.to_canonical(), since_epoch) {
             return Err(Verdict::of(Outcome::RateLimited));
         }
         Ok(())
     }
 
-    /// The checks on the body of an admitted request: size (413), JSON (400), token (200 with
-    /// retCode 0 or 1).
-    pub(crate) fn validate_body(&self, body: &[u8], now: SystemTime) -> Verdict {
-        if body.len() > self.max_body {
-            return Verdict::too_large();
-        }
-        let Ok(request) = serde_json::from_slice::<wire::ValidateRequest>(body) else {
-            return Verdict::of(Outcome::BadRequest);
-        };
-        let now_unix = unix_seconds(now);
-        let outcome = match self.check_token(&request, now_unix) {
-            Ok(()) => Outcome::Valid,
-            Err(why) => Outcome::Invalid(why),
-        };
-        Verdict::of(outcome)
+    /// The rate limit's sustained rate (per second) and burst, per source.
+    pub(crate) fn rate_limit(&self) -> (f64, u32) {
+        self.limit
     }
 
-    fn check_token(&self, request: &wire::ValidateRequest, now_unix: u64) -> Result<(), Invalid> {
+    /// The checks on the body of an admitted request: size (413), JSON (400), token (200 with
+    /// retCode 0 or 1), and with `single_use` the first use, in this process's memory.
+    pub(crate) fn validate_body(&self, body: &[u8], now: SystemTime) -> Verdict {
+        match self.verify_body(body, now) {
+            Err(refused) => refused,
+            Ok(None) => Verdict::of(Outcome::Valid),
+            Ok(Some(first)) => Verdict::of(self.first_use_here(&first, unix_seconds(now))),
+        }
+    }
+
+    /// [`TokenService::validate_body`] up to the single-use record: `Ok(None)` for a valid
+    /// token, `Ok(Some(_))` for a valid token whose first use is still to be recorded (here, or
+    /// in the shared store), `Err` with the answer otherwise.
+    pub(crate) fn verify_body(
+        &self,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<Option<FirstUse>, Verdict> {
+        if body.len() > self.max_body {
+            return Err(Verdict::too_large());
+        }
+        let Ok(request) = serde_json::from_slice::<wire::ValidateRequest>(body) else {
+            return Err(Verdict::of(Outcome::BadRequest));
+        };
         let claims = self
             .codec
-            .verify(&request.token, request.identity(), now_unix)?;
+            .verify(&request.token, request.identity(), unix_seconds(now))
+            .map_err(|why| Verdict::of(Outcome::Invalid(why)))?;
+        Ok(self.replay.is_some().then(|| FirstUse {
+            dead_after: claims.exp.saturating_add(self.codec.leeway()),
+            jti: claims.jti,
+        }))
+    }
+
+    /// Records `first` in this process's single-use memory.
+    fn first_use_here(&self, first: &FirstUse, now_unix: u64) -> Outcome {
         let Some(replay) = &self.replay else {
-            return Ok(());
+            return Outcome::Valid;
         };
-        let dead_after = claims.exp.saturating_add(self.codec.leeway());
-        replay
-            .first_use(&claims.jti, dead_after, now_unix)
-            .map_err(|refused| match refused {
-                Refused::Replayed => Invalid::Replayed,
-                Refused::Full => Invalid::ReplayStoreFull,
-            })
+        match replay.first_use(&first.jti, first.dead_after, now_unix) {
+            Ok(()) => Outcome::Valid,
+            Err(Refused::Replayed) => Outcome::Invalid(Invalid::Replayed),
+            Err(Refused::Full) => Outcome::Invalid(Invalid::ReplayStoreFull),
+        }
     }
 
     /// `POST /tokens`: `{"userId","userName","tenantSpaceId"}` → 200 `{"token","expiresAt"}`.

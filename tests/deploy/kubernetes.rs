@@ -11,6 +11,9 @@ const MANIFESTS: &[&str] = &[
     "hpa.yaml",
     "pdb.yaml",
     "networkpolicy.yaml",
+    "redis-deployment.yaml",
+    "redis-service.yaml",
+    "redis-networkpolicy.yaml",
 ];
 
 #[test]
@@ -212,6 +215,17 @@ fn the_secret_placeholder_is_refused_by_the_gateway() {
         "{}",
         utf8(&out.stderr)
     );
+    // With a real channel secret, the token key's placeholder is refused in turn.
+    std::fs::write(cfg.dir.0.join("secrets/cec_secret"), SECRET).unwrap();
+    let placeholder = k.secret["stringData"]["cec_token_key"].as_str().unwrap();
+    std::fs::write(cfg.dir.0.join("secrets/cec_token_key"), placeholder).unwrap();
+    let out = run(Command::new(BIN).args(["check", "--config"]).arg(&cfg.path));
+    assert_eq!(out.status.code(), Some(1), "{}", utf8(&out.stdout));
+    assert!(
+        text_has(&out.stderr, "[token]: the secret is 10 bytes long"),
+        "{}",
+        utf8(&out.stderr)
+    );
 }
 
 fn text_has(b: &[u8], part: &str) -> bool {
@@ -284,4 +298,75 @@ fn deployment_service_hpa_pdb_and_policy_fit_together() {
             "a rule opens the admin port to everyone: {r}"
         );
     }
+}
+
+#[test]
+fn the_store_redis_is_where_the_configmap_points_and_shares_the_password_secret() {
+    let Some(py) = python() else { return };
+    let k = k8s(&py);
+    let doc = |f: &str, kind: &str| {
+        let d = yaml_doc(&py, &format!("deploy/kubernetes/{f}"));
+        assert_eq!(d["kind"], kind, "{f}");
+        d
+    };
+    let (redis, service, policy) = (
+        doc("redis-deployment.yaml", "Deployment"),
+        doc("redis-service.yaml", "Service"),
+        doc("redis-networkpolicy.yaml", "NetworkPolicy"),
+    );
+    let text = k.configmap["data"]["config.toml"].as_str().unwrap();
+    let value = |key: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(key)?.trim().strip_prefix("= \""))
+            .and_then(|v| v.split('"').next())
+            .unwrap_or_else(|| panic!("{key} in the ConfigMap"))
+            .to_owned()
+    };
+    let url = value("redis_url");
+    let port = service["spec"]["ports"][0]["port"].as_u64().unwrap();
+    assert_eq!(
+        url,
+        format!(
+            "redis://{}:{port}/0",
+            service["metadata"]["name"].as_str().unwrap()
+        )
+    );
+    let labels = &redis["spec"]["template"]["metadata"]["labels"];
+    assert_eq!(&service["spec"]["selector"], labels);
+    assert_eq!(&policy["spec"]["podSelector"]["matchLabels"], labels);
+    let c = &redis["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(port_named(c, "redis"), port);
+    assert_eq!(service["spec"]["ports"][0]["targetPort"], "redis");
+
+    // Redis requires the password the gateway sends: the same key of the same Secret.
+    let password_file = value("password_file");
+    let (dir, key) = password_file.rsplit_once('/').unwrap();
+    assert_eq!(mount_path(c, "secrets"), dir);
+    let volume = &redis["spec"]["template"]["spec"]["volumes"][1];
+    assert_eq!(volume["secret"]["secretName"], k.secret["metadata"]["name"]);
+    assert_eq!(volume["secret"]["items"][0]["key"], key);
+    assert!(
+        c["args"][0]
+            .as_str()
+            .unwrap()
+            .contains(&format!("--requirepass \"$(cat {password_file})\""))
+    );
+    assert!(
+        k.secret["stringData"][key].is_string(),
+        "the Secret holds {key}"
+    );
+    let gateway = &k.deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        mount_path(gateway, "secrets"),
+        dir,
+        "the gateway reads the same file"
+    );
+
+    // Only the gateway's pods may connect.
+    let from = &policy["spec"]["ingress"][0];
+    assert_eq!(
+        from["from"][0]["podSelector"]["matchLabels"],
+        k.deployment["spec"]["template"]["metadata"]["labels"]
+    );
+    assert_eq!(from["ports"][0]["port"].as_u64(), Some(port));
 }

@@ -155,13 +155,32 @@ pub fn upstream_table(name: &str, url: &str) -> String {
     format!("\n[upstreams.{name}]\nurl = \"{url}\"\nca = \"@DIR@/ca.pem\"\n")
 }
 
+/// A running gateway as requests see it: in this process ([`Gateway`]) or a child process
+/// (`Process`).
+pub trait Target {
+    /// `https://localhost:PORT{path}` on the public listener.
+    fn url(&self, path: &str) -> String;
+    /// The admin listener.
+    fn admin_addr(&self) -> SocketAddr;
+}
+
+impl Target for Gateway {
+    fn url(&self, path: &str) -> String {
+        Gateway::url(self, path)
+    }
+
+    fn admin_addr(&self) -> SocketAddr {
+        self.admin.expect("admin listener")
+    }
+}
+
 /// GET on the admin listener (plain HTTP/1.1): (status, body).
-pub async fn admin_get(gw: &Gateway, path: &str) -> (StatusCode, String) {
+pub async fn admin_get(gw: &impl Target, path: &str) -> (StatusCode, String) {
     admin_request(gw, Method::GET, path, "").await
 }
 
 pub async fn admin_request(
-    gw: &Gateway,
+    gw: &impl Target,
     method: Method,
     path: &str,
     b: &str,
@@ -172,14 +191,14 @@ pub async fn admin_request(
 
 /// A request to the admin listener with extra `headers`: (status, response headers, body).
 pub async fn admin_request_with(
-    gw: &Gateway,
+    gw: &impl Target,
     method: Method,
     path: &str,
     headers: &[(&str, &str)],
     b: &str,
 ) -> (StatusCode, HeaderMap, String) {
     let c: Client<HttpConnector, TestBody> = Client::builder(TokioExecutor::new()).build_http();
-    let url = format!("http://{}{}", gw.admin.expect("admin listener"), path);
+    let url = format!("http://{}{}", gw.admin_addr(), path);
     let mut req = Request::builder()
         .method(method)
         .uri(url)
@@ -198,7 +217,7 @@ pub async fn admin_request_with(
 pub const MINT_KEY: &str = "mint-test-key-0123456789-abcdefghijklmnop";
 
 /// `POST /tokens` on the admin listener with `Authorization: Bearer` [`MINT_KEY`].
-pub async fn admin_mint(gw: &Gateway, b: &str) -> (StatusCode, String) {
+pub async fn admin_mint(gw: &impl Target, b: &str) -> (StatusCode, String) {
     let auth = format!("Bearer {MINT_KEY}");
     let headers = [("authorization", auth.as_str())];
     let (status, _, text) = admin_request_with(gw, Method::POST, "/tokens", &headers, b).await;

@@ -8,7 +8,10 @@
 //! - [`client`]: HTTPS clients trusting the CA and collected responses;
 //! - [`recording`]: a client stream that keeps what it read, and the HTTP/2 frames in it;
 //! - [`lenient`]: a careless raw HTTP/1.1 upstream that logs every request it parses;
-//! - [`h2raw`]: HTTP/2 frames written and read by hand, for the flood tests.
+//! - [`h2raw`]: HTTP/2 frames written and read by hand, for the flood tests;
+//! - [`process`]: the gateway binary as a child process, with its JSON log lines;
+//! - [`redis`]: a real `redis-server` for the shared-store tests;
+//! - [`token`]: Token mode's minting and validation calls.
 #![allow(dead_code)]
 
 pub mod cec;
@@ -16,7 +19,10 @@ pub mod client;
 pub mod gateway;
 pub mod h2raw;
 pub mod lenient;
+pub mod process;
 pub mod recording;
+pub mod redis;
+pub mod token;
 pub mod upstream;
 
 // Each test file uses the part it needs (only the signing tests run the mock CEC, the demo
@@ -28,6 +34,12 @@ pub use cec_gateway::demo::pki::{DemoCa, LOCAL_NAMES};
 pub use client::*;
 #[allow(unused_imports)]
 pub use gateway::*;
+#[allow(unused_imports)]
+pub use process::*;
+#[allow(unused_imports)]
+pub use redis::*;
+#[allow(unused_imports)]
+pub use token::*;
 pub use upstream::*;
 
 use std::convert::Infallible;

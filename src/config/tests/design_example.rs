@@ -12,7 +12,6 @@ const PENDING_KEYS: &[&str] = &[
     "upstreams.apifabric.auth", // API Fabric
     "routes.3.allowed_callers", // API Fabric
     "routes.3.caller_key_env",  // API Fabric
-    "store",                    // shared store
 ];
 
 /// The table at a dotted path (numbers index arrays of tables) and the last key of `path`.
