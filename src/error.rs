@@ -10,7 +10,6 @@ use http::{Response, StatusCode};
 use crate::body::{BodyError, ProxyBody, full};
 use crate::confine::{self, Refused};
 use crate::sign::Refusal;
-use crate::upstream::Saturated;
 
 /// Why a proxied request failed.
 #[derive(Debug, thiserror::Error)]
@@ -171,6 +170,14 @@ fn client_body_failed(e: &hyper_util::client::legacy::Error) -> bool {
         source = s.source();
     }
     false
+}
+
+/// Every connection slot stayed taken for the whole wait.
+#[derive(Debug, thiserror::Error)]
+#[error("all {max} connections to the upstream stayed busy for {waited:?}")]
+pub(crate) struct Saturated {
+    pub(crate) max: usize,
+    pub(crate) waited: Duration,
 }
 
 /// Kinds of upstream failure: the `kind` label of `cec_gateway_upstream_errors_total`.

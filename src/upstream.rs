@@ -27,8 +27,6 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 mod cap;
 
-pub(crate) use cap::Saturated;
-
 pub(crate) type HttpClient = Client<Capped<HttpsConnector<HttpConnector>>, ProxyBody>;
 
 #[derive(Debug, thiserror::Error)]

@@ -18,14 +18,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_service::Service;
 
 use crate::body::BoxError;
-
-/// Every connection slot stayed taken for the whole wait.
-#[derive(Debug, thiserror::Error)]
-#[error("all {max} connections to the upstream stayed busy for {waited:?}")]
-pub(crate) struct Saturated {
-    pub(crate) max: usize,
-    pub(crate) waited: Duration,
-}
+use crate::error::Saturated;
 
 /// A connector that opens at most `max` connections at a time.
 #[derive(Clone)]
