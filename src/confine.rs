@@ -110,11 +110,14 @@ pub(crate) fn host_name(raw: &[u8]) -> Option<String> {
     }
     let authority = Authority::try_from(raw).ok()?;
     let host = authority.host();
-    let port = authority.as_str()[host.len()..].strip_prefix(':');
-    let bad_port = |p: &str| {
-        !p.bytes().all(|b| b.is_ascii_digit()) || (!p.is_empty() && p.parse::<u16>().is_err())
+    // After the host only `:port` (digits, maybe none): `http` lets `[::1]junk` through.
+    let port = match &authority.as_str()[host.len()..] {
+        "" => "",
+        rest => rest.strip_prefix(':')?,
     };
-    if port.is_some_and(bad_port) {
+    if !port.bytes().all(|b| b.is_ascii_digit())
+        || (!port.is_empty() && port.parse::<u16>().is_err())
+    {
         return None;
     }
     if let Some(v6) = host.strip_prefix('[') {

@@ -67,6 +67,10 @@ fn hosts_from_the_host_header() {
         (&["[::1"], Err(Refused::MalformedHost)),
         (&["::1"], Err(Refused::MalformedHost)),
         (&["."], Err(Refused::MalformedHost)),
+        // Found by the `request_confine` fuzz target: text after an IPv6 literal was not read.
+        (&["[::1]=:4=43"], Err(Refused::MalformedHost)),
+        (&["[::1]x"], Err(Refused::MalformedHost)),
+        (&["[::1]:"], Ok(())),
     ];
     let origin_form: Uri = "/service-cloud/x".parse().unwrap();
     for (values, want) in cases {
