@@ -101,28 +101,28 @@ pub(crate) fn location(
         let prefix = public.restore_prefix?;
         return Some(join_prefix(prefix, value).into_owned());
     }
-    let uri: http::Uri = value.parse().ok()?;
-    let origin = crate::config::parse_origin(&format!(
-        "{}://{}",
-        uri.scheme_str()?,
-        uri.authority()?.as_str()
-    ))?;
+    // Split by hand, not by `http::Uri`: it refuses characters browsers follow (`>`, `"`),
+    // and such a Location would then still send the browser to the upstream.
+    let (scheme, rest) = value.split_once("://")?;
+    let end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    if tail.starts_with('\\') {
+        return None;
+    }
+    let origin = crate::config::parse_origin(&format!("{scheme}://{authority}"))?;
     if origin != *upstream {
         return None;
     }
-    let rest = uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let path = match public.restore_prefix {
-        Some(prefix) => join_prefix(prefix, rest),
-        None => Cow::Borrowed(rest),
+    let rest = match tail {
+        "" => Cow::Borrowed("/"),
+        t if t.starts_with('/') => Cow::Borrowed(t),
+        t => Cow::Owned(format!("/{t}")),
     };
-    // Keep a fragment if the upstream sent one (http::Uri drops it).
-    let fragment = value.split_once('#').map(|(_, f)| f);
-    let mut out = format!("{}{}", public.origin, path);
-    if let Some(f) = fragment {
-        out.push('#');
-        out.push_str(f);
-    }
-    Some(out)
+    let path = match public.restore_prefix {
+        Some(prefix) => join_prefix(prefix, &rest).into_owned(),
+        None => rest.into_owned(),
+    };
+    Some(format!("{}{}", public.origin, path))
 }
 
 fn join_prefix<'a>(prefix: &str, path: &'a str) -> Cow<'a, str> {
@@ -246,6 +246,20 @@ mod tests {
             ("http://cec.example.net/x", &plain, None),
             ("//cec.example.net/x", &plain, None),
             ("relative/path", &plain, None),
+            // Found by the `response_rewrite` fuzz target: characters `http::Uri` refuses
+            // left the Location naming the upstream.
+            (
+                "https://cec.example.net/3>80}|c\"q",
+                &plain,
+                Some("https://chat.example.com/3>80}|c\"q"),
+            ),
+            (
+                "https://cec.example.net?a=1",
+                &demo,
+                Some("https://chat.example.com/demo/?a=1"),
+            ),
+            ("https://cec.example.net\\@evil.example/", &plain, None),
+            ("https://user@cec.example.net/", &plain, None),
         ];
         for (input, public, want) in cases {
             assert_eq!(location(input, &up, public).as_deref(), want, "{input}");
