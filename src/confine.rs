@@ -110,11 +110,14 @@ pub(crate) fn host_name(raw: &[u8]) -> Option<String> {
     }
     let authority = Authority::try_from(raw).ok()?;
     let host = authority.host();
-    let port = authority.as_str()[host.len()..].strip_prefix(':');
-    let bad_port = |p: &str| {
-        !p.bytes().all(|b| b.is_ascii_digit()) || (!p.is_empty() && p.parse::<u16>().is_err())
+    // After the host only `:port` (digits, maybe none): `http` lets `[::1]junk` through.
+    let port = match &authority.as_str()[host.len()..] {
+        "" => "",
+        rest => rest.strip_prefix(':')?,
     };
-    if port.is_some_and(bad_port) {
+    if !port.bytes().all(|b| b.is_ascii_digit())
+        || (!port.is_empty() && port.parse::<u16>().is_err())
+    {
         return None;
     }
     if let Some(v6) = host.strip_prefix('[') {
@@ -129,8 +132,8 @@ pub(crate) fn host_name(raw: &[u8]) -> Option<String> {
 }
 
 /// Refuses a path with a `.` or `..` segment, in any spelling an upstream might resolve as one:
-/// `%2e` for a dot, `\`, `%5c` and `%2f` as separators, and a `;parameter` after the dots (which
-/// Java servers strip before resolving the path).
+/// `%2e` for a dot, `\`, `%5c` and `%2f` as separators, and a `;parameter` (or `%3b...`) after
+/// the dots (which Java servers strip before resolving the path).
 pub(crate) fn check_path(path: &str) -> Result<(), Refused> {
     let mut rest = path;
     loop {
@@ -165,9 +168,19 @@ fn split_segment(s: &str) -> (&str, Option<&str>) {
 }
 
 /// Dots only (`.`, `..`, and `...`, which Windows servers trim to `..`), each dot possibly
-/// `%2e`, possibly followed by `;...`.
+/// `%2e`, possibly followed by `;...` or `%3b...` (a server that decodes before it drops
+/// path parameters reads `..%3bx` as `..`).
 fn is_dot_segment(segment: &str) -> bool {
-    let segment = segment.split(';').next().unwrap_or(segment);
+    let b = segment.as_bytes();
+    let params = (0..b.len())
+        .find(|&i| {
+            b[i] == b';'
+                || (b[i] == b'%'
+                    && b.get(i + 1..i + 3)
+                        .is_some_and(|h| h.eq_ignore_ascii_case(b"3b")))
+        })
+        .unwrap_or(b.len());
+    let segment = &segment[..params];
     let mut dots = 0;
     let mut rest = segment.as_bytes();
     while !rest.is_empty() {

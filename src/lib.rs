@@ -64,7 +64,8 @@
 //!   `store` (Token mode's single use and rate limits shared through Redis, `[store]`).
 //! - Around it: [`config`] (TOML → typed, errors with file/line/key), [`check`] (`check`
 //!   summary), [`probe`] (`check --probe`), `metrics`, [`logging`] (batched writer, access
-//!   log format), [`demo`] (mock CEC + sample page).
+//!   log format), [`demo`] (mock CEC + sample page), `fuzzing` (the `cargo fuzz` targets'
+//!   wrappers and the corpus replay; only with `cfg(test)` or the `fuzzing` feature).
 //!
 //! ## Where to add
 //! - **a config key**: `config::raw` (the TOML shape), `config::build` (typed, with its error),
@@ -91,6 +92,9 @@ mod connection;
 mod cors;
 pub mod demo;
 mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod gateway;
 mod headers;
 mod lifecycle;

@@ -10,27 +10,30 @@ use crate::config::Origin;
 
 /// The Set-Cookie value without its `Domain` attribute when that domain is `upstream_host` or
 /// a parent of it (`Domain=.besclouds.com` for `servicestage.besclouds.com`); `None` when the
-/// cookie is left alone. Every other attribute is kept as written.
+/// cookie is left alone. Every other attribute is kept as written. Read as bytes: a value with
+/// non-ASCII bytes (a UTF-8 cookie value) is rewritten like any other.
 pub(crate) fn set_cookie_without_upstream_domain(
-    value: &str,
+    value: &[u8],
     upstream_host: &str,
-) -> Option<String> {
-    let mut parts = value.split(';');
+) -> Option<Vec<u8>> {
+    let mut parts = value.split(|&b| b == b';');
     let first = parts.next()?;
     let mut removed = false;
-    let mut out = String::with_capacity(value.len());
-    out.push_str(first);
+    let mut out = Vec::with_capacity(value.len());
+    out.extend_from_slice(first);
     for attr in parts {
-        let trimmed = attr.trim();
-        let is_upstream_domain = trimmed
-            .split_once('=')
-            .filter(|(k, _)| k.trim().eq_ignore_ascii_case("domain"))
-            .is_some_and(|(_, v)| domain_covers(v.trim(), upstream_host));
+        let is_upstream_domain = attr
+            .iter()
+            .position(|&b| b == b'=')
+            .map(|eq| (&attr[..eq], &attr[eq + 1..]))
+            .filter(|(k, _)| k.trim_ascii().eq_ignore_ascii_case(b"domain"))
+            .and_then(|(_, v)| std::str::from_utf8(v.trim_ascii()).ok())
+            .is_some_and(|v| domain_covers(v, upstream_host));
         if is_upstream_domain {
             removed = true;
         } else {
-            out.push(';');
-            out.push_str(attr);
+            out.push(b';');
+            out.extend_from_slice(attr);
         }
     }
     removed.then_some(out)
@@ -64,13 +67,13 @@ pub(crate) fn set_cookies(h: &mut HeaderMap, upstream_host: &str) {
     }
     let rewritten: Vec<HeaderValue> = values
         .into_iter()
-        .map(|v| {
-            v.to_str()
-                .ok()
-                .and_then(|s| set_cookie_without_upstream_domain(s, upstream_host))
-                .and_then(|s| HeaderValue::from_str(&s).ok())
-                .unwrap_or(v)
-        })
+        .map(
+            |v| match set_cookie_without_upstream_domain(v.as_bytes(), upstream_host) {
+                Some(b) => HeaderValue::from_bytes(&b)
+                    .expect("bytes taken from a valid header value make a valid header value"),
+                None => v,
+            },
+        )
         .collect();
     h.remove(header::SET_COOKIE);
     for v in rewritten {
@@ -98,28 +101,28 @@ pub(crate) fn location(
         let prefix = public.restore_prefix?;
         return Some(join_prefix(prefix, value).into_owned());
     }
-    let uri: http::Uri = value.parse().ok()?;
-    let origin = crate::config::parse_origin(&format!(
-        "{}://{}",
-        uri.scheme_str()?,
-        uri.authority()?.as_str()
-    ))?;
+    // Split by hand, not by `http::Uri`: it refuses characters browsers follow (`>`, `"`),
+    // and such a Location would then still send the browser to the upstream.
+    let (scheme, rest) = value.split_once("://")?;
+    let end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    if tail.starts_with('\\') {
+        return None;
+    }
+    let origin = crate::config::parse_origin(&format!("{scheme}://{authority}"))?;
     if origin != *upstream {
         return None;
     }
-    let rest = uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let path = match public.restore_prefix {
-        Some(prefix) => join_prefix(prefix, rest),
-        None => Cow::Borrowed(rest),
+    let rest = match tail {
+        "" => Cow::Borrowed("/"),
+        t if t.starts_with('/') => Cow::Borrowed(t),
+        t => Cow::Owned(format!("/{t}")),
     };
-    // Keep a fragment if the upstream sent one (http::Uri drops it).
-    let fragment = value.split_once('#').map(|(_, f)| f);
-    let mut out = format!("{}{}", public.origin, path);
-    if let Some(f) = fragment {
-        out.push('#');
-        out.push_str(f);
-    }
-    Some(out)
+    let path = match public.restore_prefix {
+        Some(prefix) => join_prefix(prefix, &rest).into_owned(),
+        None => rest.into_owned(),
+    };
+    Some(format!("{}{}", public.origin, path))
 }
 
 fn join_prefix<'a>(prefix: &str, path: &'a str) -> Cow<'a, str> {
@@ -157,8 +160,8 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(
-                set_cookie_without_upstream_domain(input, host).as_deref(),
-                want,
+                set_cookie_without_upstream_domain(input.as_bytes(), host).as_deref(),
+                want.map(str::as_bytes),
                 "{input}"
             );
         }
@@ -167,14 +170,36 @@ mod tests {
     #[test]
     fn set_cookie_ip_upstream() {
         assert_eq!(
-            set_cookie_without_upstream_domain("a=1; Domain=10.1.2.3; Secure", "10.1.2.3")
+            set_cookie_without_upstream_domain(b"a=1; Domain=10.1.2.3; Secure", "10.1.2.3")
                 .as_deref(),
-            Some("a=1; Secure")
+            Some(&b"a=1; Secure"[..])
         );
         assert_eq!(
-            set_cookie_without_upstream_domain("a=1; Domain=1.2.3", "10.1.2.3"),
+            set_cookie_without_upstream_domain(b"a=1; Domain=1.2.3", "10.1.2.3"),
             None
         );
+    }
+
+    /// Found by the `response_rewrite` fuzz target: a cookie whose value is UTF-8 (not a
+    /// visible-ASCII header) kept the upstream's `Domain`, so the browser stored it for the
+    /// vendor's domain instead of the gateway's.
+    #[test]
+    fn a_non_ascii_cookie_loses_the_upstream_domain_too() {
+        let mut h = HeaderMap::new();
+        let raw = "name=\u{6c64}\u{59c6}; Domain=servicestage.besclouds.com; Path=/";
+        h.append(
+            header::SET_COOKIE,
+            HeaderValue::from_bytes(raw.as_bytes()).unwrap(),
+        );
+        h.append(header::SET_COOKIE, HeaderValue::from_static("b=2; Path=/"));
+        set_cookies(&mut h, "servicestage.besclouds.com");
+        let got: Vec<&[u8]> = h
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.as_bytes())
+            .collect();
+        let want = "name=\u{6c64}\u{59c6}; Path=/";
+        assert_eq!(got, [want.as_bytes(), b"b=2; Path=/"]);
     }
 
     #[test]
@@ -221,6 +246,20 @@ mod tests {
             ("http://cec.example.net/x", &plain, None),
             ("//cec.example.net/x", &plain, None),
             ("relative/path", &plain, None),
+            // Found by the `response_rewrite` fuzz target: characters `http::Uri` refuses
+            // left the Location naming the upstream.
+            (
+                "https://cec.example.net/3>80}|c\"q",
+                &plain,
+                Some("https://chat.example.com/3>80}|c\"q"),
+            ),
+            (
+                "https://cec.example.net?a=1",
+                &demo,
+                Some("https://chat.example.com/demo/?a=1"),
+            ),
+            ("https://cec.example.net\\@evil.example/", &plain, None),
+            ("https://user@cec.example.net/", &plain, None),
         ];
         for (input, public, want) in cases {
             assert_eq!(location(input, &up, public).as_deref(), want, "{input}");

@@ -67,6 +67,10 @@ fn hosts_from_the_host_header() {
         (&["[::1"], Err(Refused::MalformedHost)),
         (&["::1"], Err(Refused::MalformedHost)),
         (&["."], Err(Refused::MalformedHost)),
+        // Found by the `request_confine` fuzz target: text after an IPv6 literal was not read.
+        (&["[::1]=:4=43"], Err(Refused::MalformedHost)),
+        (&["[::1]x"], Err(Refused::MalformedHost)),
+        (&["[::1]:"], Ok(())),
     ];
     let origin_form: Uri = "/service-cloud/x".parse().unwrap();
     for (values, want) in cases {
@@ -153,6 +157,10 @@ fn dot_segments_are_refused_in_every_spelling() {
         "/service-cloud/..;jsessionid=1/x",
         "/service-cloud/.;x/y",
         "/service-cloud/.../x",
+        // Found by the request_confine fuzz target's model: `%3b` decodes to `;`.
+        "/service-cloud/..%3b/x",
+        "/service-cloud/%2e%2E%3Bjsessionid=1/x",
+        "/service-cloud/.%3b",
     ];
     for path in refused {
         assert_eq!(check_path(path), Err(Refused::DotSegment), "{path}");

@@ -153,11 +153,14 @@ pub(crate) fn set_forwarded(
     let value = |s: &str| HeaderValue::from_str(s).expect("an IP list is a valid header value");
     h.insert(&X_FORWARDED_FOR, value(&client.forwarded_for));
     h.insert(&X_REAL_IP, value(&client.real_ip.to_string()));
+    // One value only: with two, the upstream might read the one that was not checked.
+    let mut protos = h.get_all(&X_FORWARDED_PROTO).iter();
     let proto_kept = client.peer_trusted
         && matches!(
-            h.get(&X_FORWARDED_PROTO).map(HeaderValue::as_bytes),
+            protos.next().map(HeaderValue::as_bytes),
             Some(b"https" | b"http")
-        );
+        )
+        && protos.next().is_none();
     if !proto_kept {
         h.insert(&X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     }

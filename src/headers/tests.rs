@@ -166,6 +166,23 @@ fn proto_and_host_kept_only_from_trusted_peers() {
     assert_eq!(h["x-forwarded-proto"], "https");
 }
 
+/// Found by the `forwarded_headers` fuzz target: with two X-Forwarded-Proto lines from a
+/// trusted peer, the first was checked and both went upstream, the second unchecked.
+#[test]
+fn two_forwarded_protos_are_replaced_by_one() {
+    let trusted = nets(&["10.0.0.0/8"]);
+    let host = HeaderValue::from_static("chat.example.com");
+    let names = ["chat.example.com".to_owned()];
+    let mut h = headers(&[
+        ("x-forwarded-proto", "http"),
+        ("x-forwarded-proto", "gopher"),
+    ]);
+    let c = client_address(ip("10.0.0.2"), &trusted, &h);
+    set_forwarded(&mut h, &c, "https", Some(&host), &names);
+    let got: Vec<_> = h.get_all("x-forwarded-proto").iter().collect();
+    assert_eq!(got, ["https"]);
+}
+
 #[test]
 fn hop_by_hop_removal() {
     let mut h = headers(&[
