@@ -3,6 +3,8 @@
 //! the upstream → 502 (connect, TLS, protocol), 503 (every allowed connection to it busy) or
 //! 504 (timeout), the gateway itself → 500.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};

@@ -139,15 +139,22 @@ where
     metric
 }
 
+/// A labelled metric family, registered.
+fn family<L, M>(registry: &mut Registry, name: &str, help: &str) -> Family<L, M>
+where
+    Family<L, M>: prometheus_client::registry::Metric + Clone + Default,
+{
+    register(registry, name, help, Family::default())
+}
+
 impl Metrics {
     pub(crate) fn new() -> Self {
         let mut r = Registry::with_prefix("cec_gateway");
         Self {
-            requests: register(
+            requests: family(
                 &mut r,
                 "requests",
                 "Requests answered, by route prefix and status class",
-                Family::default(),
             ),
             duration: register(
                 &mut r,
@@ -155,41 +162,35 @@ impl Metrics {
                 "Time from request to the end of the response body",
                 Family::new_with_constructor(duration_histogram as fn() -> Histogram),
             ),
-            upstream_errors: register(
+            upstream_errors: family(
                 &mut r,
                 "upstream_errors",
                 "Upstream failures by upstream and kind (connect, tls, timeout, protocol, saturated)",
-                Family::default(),
             ),
-            open_connections: register(
+            open_connections: family(
                 &mut r,
                 "open_connections",
                 "Client connections open now, by listener",
-                Family::default(),
             ),
-            upstream_connections: register(
+            upstream_connections: family(
                 &mut r,
                 "upstream_connections",
                 "Upstream connections open now (in use and idle), by upstream, all workers",
-                Family::default(),
             ),
-            signatures: register(
+            signatures: family(
                 &mut r,
                 "signatures_issued",
                 "auth-v2 signatures issued, by channel config id",
-                Family::default(),
             ),
-            signing_refused: register(
+            signing_refused: family(
                 &mut r,
                 "signing_refused",
                 "Signing requests refused, by reason",
-                Family::default(),
             ),
-            token_validations: register(
+            token_validations: family(
                 &mut r,
                 "token_validations",
                 "Token-mode validations, by result",
-                Family::default(),
             ),
             token_rate_limited: register(
                 &mut r,
