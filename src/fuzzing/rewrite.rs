@@ -119,12 +119,16 @@ fn plainly_upstream(value: &str, upstream: &Origin) -> bool {
     };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = rest[..end].to_ascii_lowercase();
+    // `port` is what follows the host: nothing, or `:` and the digits.
     let (host, port) = match authority.strip_prefix('[') {
         Some(v6) => match v6.split_once(']') {
             Some((h, p)) => (h, p),
             None => return false,
         },
-        None => authority.split_once(':').unwrap_or((&authority, "")),
+        None => match authority.find(':') {
+            Some(i) => authority.split_at(i),
+            None => (authority.as_str(), ""),
+        },
     };
     let port = match port.strip_prefix(':').unwrap_or(port) {
         "" => Some(if scheme == "https" { 443 } else { 80 }),
