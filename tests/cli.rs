@@ -2,7 +2,7 @@
 //! log, SIGTERM → exit 0), with known secrets (channel key, token key, mint key) that must appear
 //! in no log line or response.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

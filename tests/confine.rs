@@ -4,7 +4,7 @@
 //! written by hand where a client library would refuse or fix them; the mock upstream shows
 //! that a refused request reached nothing.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

@@ -3,7 +3,7 @@
 //! by the gateway and accepted by the mock CEC, the cookie made the gateway's, the echo that
 //! needs it, and a clean stop.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -11,7 +11,7 @@
 //! Tools come from `$CEC_CI_VENV` (exported by `.ci/run`), else `target/ci-venv`, else `PATH`.
 //! A missing tool fails the test under `CI=true` and skips it with the reason otherwise.
 
-mod support;
+use crate::support;
 
 #[path = "deploy/docker.rs"]
 mod docker;

@@ -3,7 +3,7 @@
 //! close and `run()` ends. A WebSocket tunnel open at shutdown keeps working during
 //! `shutdown_grace`, and the drain waits for it.
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -9,7 +9,7 @@
 //! after the flood -> at the end | CPU ms | (RSS and CPU are the process's: the gateway's and
 //! the test's together).
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

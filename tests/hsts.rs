@@ -1,7 +1,7 @@
 //! `server.hsts` through the real server: Strict-Transport-Security on every HTTPS answer
 //! (refusals included), never on the admin listener or plain HTTP, and absent without the key.
 
-mod support;
+use crate::support;
 
 use http::{Request, StatusCode, Version};
 use hyper_util::rt::TokioExecutor;

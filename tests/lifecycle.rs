@@ -6,7 +6,7 @@
 //! address gets at most `max_connections_per_ip`; a WebSocket tunnel holds its slot and the
 //! gauge until it closes, and closes when idle.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Listeners through the real server: HTTP/2, WebSocket upgrades, the admin and plain-HTTP
 //! listeners, connection limits and deadlines, self-signed certificates, graceful shutdown.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! upstream, one whose CA is not configured, a closed port, plus the certificate and timeout
 //! cases (name mismatch, expired, expiring soon, a handshake that never finishes).
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! received. Rewrites and CORS: `proxy_rewrite.rs`; upstream failures and streaming:
 //! `proxy_upstream.rs`.
 
-mod support;
+use crate::support;
 
 use http::{Response, StatusCode};
 use support::*;

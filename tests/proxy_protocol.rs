@@ -5,7 +5,7 @@
 //! a header from an untrusted peer, a malformed, missing or late one closes the connection
 //! before anything is forwarded. 127.0.0.2 (loopback on Linux) plays an untrusted peer.
 
-mod support;
+use crate::support;
 
 use std::io::ErrorKind;
 use std::net::{Ipv6Addr, SocketAddr};

@@ -2,7 +2,7 @@
 //! `Set-Cookie` domains and `Location` pointing at the gateway (or at a trusted proxy's
 //! forwarded origin), and CORS decided at the edge.
 
-mod support;
+use crate::support;
 
 use http::{Request, Response, StatusCode};
 use support::*;

@@ -2,7 +2,7 @@
 //! untrusted certificate a 502, a slow upstream a 504, every allowed connection busy a 503,
 //! each with a JSON body; response and request bodies stream both ways.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! and connections see the new state; what is in flight finishes on the old one; a broken file
 //! is refused and the old state keeps serving.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! line and key in the log while the old configuration keeps serving; with
 //! `server.watch_config` a change of the file alone reloads it.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 

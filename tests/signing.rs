@@ -4,7 +4,7 @@
 //! no code with `src/sign`, answers 400 to a body that carries `secretKey`, 401 to a bad
 //! signature, else the widget and `ccmessaging-token` with `Domain=` its own host.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

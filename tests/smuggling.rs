@@ -7,7 +7,7 @@
 //!
 //! `cargo test --test smuggling -- --nocapture` prints the table with its outcomes.
 
-mod support;
+use crate::support;
 
 use support::lenient::{Io, LenientUpstream, Parsed, exchange};
 use support::*;

@@ -5,7 +5,7 @@
 //!
 //! `cargo test --test smuggling_h2 -- --nocapture` prints the table with its outcomes.
 
-mod support;
+use crate::support;
 
 use std::cell::RefCell;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! restarting the gateways; a wrong password is said clearly, never shown, and fails closed.
 //! Redis itself is asked what the gateways wrote.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

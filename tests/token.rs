@@ -2,7 +2,7 @@
 //! `/tokens` only on the admin listener and only with the mint key, the per-source rate limit and `allowed_callers`
 //! (a second loopback address, 127.0.0.2, plays another caller), and a token minted by PyJWT.
 
-mod support;
+use crate::support;
 
 use http::{Method, StatusCode};
 use support::*;

@@ -3,7 +3,7 @@
 //! only on a 101 with `Upgrade: websocket` and the right `Sec-WebSocket-Accept`; any other 101
 //! is a 502. (The echo through a working tunnel: tests/listeners.rs, tests/drain.rs.)
 
-mod support;
+use crate::support;
 
 use http::{Method, Request, Response, StatusCode};
 use support::*;
