@@ -225,8 +225,11 @@ async fn unread_control_flood(name: &str, kind: u8, control: impl Fn(u64) -> Vec
     let rest = flooded.rest.unwrap_or_default();
     let rss1 = rss_kib();
     assert_eq!(normal.await.unwrap(), NORMAL);
-    // The peer reads again and tries the rest of its flood and a request: the connection is
-    // gone by then (a write may fail, the read sees the close).
+    // The peer stays stalled past the first-request deadline (the kernel's socket buffers can
+    // take megabytes of ACKs, so the flood may stall well before it), then reads again and
+    // tries the rest of its flood and a request: the connection is gone by then (a write may
+    // fail, the read sees the close).
+    tokio::time::sleep_until(started + Duration::from_millis(2_500)).await;
     let write = async {
         let _ = h2.w.write_all(&rest).await;
         let _ = h2.w.write_all(&get_frame(1, "/service-cloud/probe")).await;
