@@ -22,6 +22,7 @@ mod proxy_upstream;
 mod reload;
 mod sighup;
 mod signing;
+mod slow_clients;
 mod smuggling;
 mod smuggling_h2;
 mod store;
