@@ -95,6 +95,10 @@ impl Process {
         assert!(ok.success(), "kill {name}");
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("https://localhost:{}{path}", self.https.port())
     }

@@ -13,6 +13,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use super::{DemoCa, LOCAL_NAMES, TestBody, body};
 
@@ -48,6 +49,7 @@ pub struct MockUpstream {
     pub received: Arc<Mutex<Vec<Recorded>>>,
     /// TCP connections accepted so far.
     pub accepted: Arc<AtomicUsize>,
+    killed: CancellationToken,
 }
 
 impl MockUpstream {
@@ -56,7 +58,8 @@ impl MockUpstream {
         F: Fn(Recorded) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Response<TestBody>> + Send + 'static,
     {
-        Self::serve(ca, Arc::new(move |r| Box::pin(handler(r))), true).await
+        let handler: Handler = Arc::new(move |r| Box::pin(handler(r)));
+        Self::serve(ca, handler, true, "127.0.0.1:0".parse().unwrap()).await
     }
 
     /// Like [`MockUpstream::start`], but `handler` answers WebSocket handshakes too (to answer
@@ -66,11 +69,33 @@ impl MockUpstream {
         F: Fn(Recorded) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Response<TestBody>> + Send + 'static,
     {
-        Self::serve(ca, Arc::new(move |r| Box::pin(handler(r))), false).await
+        let handler: Handler = Arc::new(move |r| Box::pin(handler(r)));
+        Self::serve(ca, handler, false, "127.0.0.1:0".parse().unwrap()).await
     }
 
-    async fn serve(ca: &DemoCa, handler: Handler, echo_websocket: bool) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    /// [`MockUpstream::ok`] listening on `addr`: the port of one that was killed, say.
+    pub async fn ok_at(ca: &DemoCa, addr: SocketAddr) -> Self {
+        let handler: Handler = Arc::new(|_| Box::pin(async { Response::new(body("ok")) }));
+        Self::serve(ca, handler, true, addr).await
+    }
+
+    /// Closes the listener and every connection at once, as when the process is killed.
+    pub fn kill(&self) {
+        self.killed.cancel();
+    }
+
+    async fn serve(ca: &DemoCa, handler: Handler, echo_websocket: bool, at: SocketAddr) -> Self {
+        // A killed mock's listener closes when its task next runs: a restart on its port
+        // may have to wait for that.
+        let mut listener = TcpListener::bind(at).await;
+        for _ in 0..100 {
+            if listener.is_ok() || at.port() == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            listener = TcpListener::bind(at).await;
+        }
+        let listener = listener.unwrap();
         let addr = listener.local_addr().unwrap();
         let tls = ca.server_config(LOCAL_NAMES, &[b"http/1.1"]).unwrap();
         let acceptor = tokio_rustls::TlsAcceptor::from(tls);
@@ -78,14 +103,17 @@ impl MockUpstream {
         let rec = received.clone();
         let accepted = Arc::new(AtomicUsize::new(0));
         let count = accepted.clone();
+        let killed = CancellationToken::new();
+        let kill = killed.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((tcp, _)) = listener.accept().await else {
+                let Some(Ok((tcp, _))) = kill.run_until_cancelled(listener.accept()).await else {
                     return;
                 };
                 count.fetch_add(1, Ordering::SeqCst);
                 let (acceptor, handler, rec) = (acceptor.clone(), handler.clone(), rec.clone());
-                tokio::spawn(async move {
+                let kill = kill.clone();
+                tokio::spawn(kill.run_until_cancelled_owned(async move {
                     let Ok(tls) = acceptor.accept(tcp).await else {
                         return;
                     };
@@ -101,13 +129,14 @@ impl MockUpstream {
                         .serve_connection(TokioIo::new(tls), svc)
                         .with_upgrades()
                         .await;
-                });
+                }));
             }
         });
         Self {
             addr,
             received,
             accepted,
+            killed,
         }
     }
 
