@@ -17,6 +17,7 @@ pub mod assets;
 mod banner;
 pub mod gateway_config;
 pub mod mock_cec;
+pub mod mock_fabric;
 pub mod pki;
 pub(crate) mod serve;
 pub mod site;
