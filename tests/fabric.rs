@@ -253,3 +253,86 @@ async fn callers_outside_the_route_rules_reach_nothing() {
     let got = get_with(&c, &gw.url(AGENTS_PATH), &[("authorization", &caller())]).await;
     assert_eq!(got.status, StatusCode::OK, "the right key gets through");
 }
+
+#[tokio::test]
+async fn the_probe_fetches_a_token_and_reports_its_lifetime_only() {
+    let ca = test_ca();
+    let mock = MockFabric::new(APP_KEY, APP_SECRET).with_lifetime(Duration::from_secs(120));
+    let (up, fabric) = fabric_upstream(&ca, mock).await;
+    let dir = TempDir::new("fabric-probe");
+    write_tls_files(&ca, &dir);
+    let text = fabric_config(&up.url(), "", ALLOW_LOCAL).replace("@DIR@", dir.0.to_str().unwrap());
+    let path = dir.0.join("gateway.toml");
+    for (secret, want, failed) in [
+        (
+            APP_SECRET,
+            "ok       POST /apigovernance/api/oauth/tokenByAkSk  token lifetime 120s (asked 600s)",
+            0,
+        ),
+        (
+            "wrong-secret-0004",
+            "FAILED   POST /apigovernance/api/oauth/tokenByAkSk  token request answered 401",
+            1,
+        ),
+    ] {
+        let env = fabric_env(secret);
+        let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
+        let config = cec_gateway::config::Config::parse(&text, &path, &lookup).unwrap();
+        let (lines, n) = cec_gateway::probe::token_lines(&config).await;
+        assert!(lines.contains(&format!("apifabric auth {want}")), "{lines}");
+        assert_eq!(n, failed);
+        for s in [APP_KEY, secret] {
+            assert!(!lines.contains(s), "{lines}");
+        }
+    }
+    assert_eq!(fabric.token_requests(), 2);
+}
+
+#[tokio::test]
+async fn no_secret_and_no_token_reaches_a_log_line_at_debug() {
+    let ca = test_ca();
+    let (up, fabric) = fabric_upstream(&ca, MockFabric::new(APP_KEY, APP_SECRET)).await;
+    let dir = TempDir::new("fabric-logs");
+    write_tls_files(&ca, &dir);
+    let text = fabric_config(&up.url(), "", ALLOW_LOCAL).replace("@DIR@", dir.0.to_str().unwrap());
+    let path = write(&dir.0, "gateway.toml", &text);
+    let c = client(&ca, false);
+    let mut logged = String::new();
+    for secret in [APP_SECRET, "wrong-secret-logged-never-0005"] {
+        let mut env = fabric_env(secret);
+        env.push(("RUST_LOG", "debug".to_owned()));
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut p = Process::start_with_env(&path, &env);
+        let auth = caller();
+        let url = p.url(AGENTS_PATH);
+        get_with(&c, &url, &[("authorization", &auth)]).await;
+        fabric.revoke_all();
+        get_with(&c, &url, &[("authorization", &auth)]).await;
+        get_with(&c, &url, &[("authorization", "Bearer wrong-caller-key")]).await;
+        p.drain(Duration::from_millis(300));
+        logged.push_str(
+            &p.seen
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+        assert!(
+            logged.contains("API Fabric token"),
+            "the token path logged: {logged}"
+        );
+    }
+    let tokens: Vec<String> = api_calls(&up).iter().map(bearer).collect();
+    assert_eq!(
+        tokens.len(),
+        3,
+        "two calls, one of them retried after the revocation"
+    );
+    for leak in [APP_KEY, APP_SECRET, CALLER_KEY, "wrong-secret-logged-never"]
+        .into_iter()
+        .chain(tokens.iter().map(String::as_str))
+    {
+        assert!(!logged.contains(leak), "{leak} in the logs:\n{logged}");
+    }
+    assert!(fabric.token_requests() >= 3);
+}

@@ -1,5 +1,5 @@
 //! The token exchange as data: the `tokenByAkSk` request the gateway sends, and what it takes
-//! from the answer. Pure; the request is sent by `crate::pipeline`.
+//! from the answer. Pure; the request is sent by `crate::upstream`.
 
 use std::time::Duration;
 

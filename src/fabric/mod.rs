@@ -8,7 +8,7 @@
 //! flight: a cold gateway under load sends one `tokenByAkSk`), and while a still valid token
 //! is being replaced the others go on with it. A failed fetch starts a backoff (1 s, doubling
 //! up to 60 s) during which no request asks again: they fail with the last cause. The token
-//! request itself is sent by `crate::pipeline` (the cache only says when and keeps the result).
+//! request itself is sent by `crate::upstream` (the cache only says when, and keeps the result).
 //!
 //! The app key and secret stay in `SecretKey`s, the token in a sensitive `HeaderValue`: none
 //! of them reaches a log line, an error, a metric or `Debug` output.
@@ -27,7 +27,7 @@ use prometheus_client::metrics::gauge::Gauge;
 
 pub(crate) use answer::{Answer, parse_answer, token_request};
 
-use crate::body::{BoxError, ProxyBody};
+use crate::body::BoxError;
 use crate::config::{
     FABRIC_FORCED_REFRESH_INTERVAL, FABRIC_TOKEN_BACKOFF_MAX, FABRIC_TOKEN_BACKOFF_MIN, FabricAuth,
 };
@@ -188,13 +188,9 @@ impl TokenCache {
         self.auth.max_retry_body
     }
 
-    /// The `tokenByAkSk` request, for the upstream at `scheme://authority`.
-    pub(crate) fn token_request(
-        &self,
-        scheme: &http::uri::Scheme,
-        authority: &HeaderValue,
-    ) -> http::Request<ProxyBody> {
-        token_request(&self.auth, scheme, authority)
+    /// The credentials, for the token request (`crate::upstream::Upstream::fetch_token`).
+    pub(crate) fn auth(&self) -> &FabricAuth {
+        &self.auth
     }
 
     /// Sets `x-app-key` and `Authorization` on a request to the upstream, replacing whatever

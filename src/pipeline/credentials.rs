@@ -1,7 +1,7 @@
 //! Who may call, and what the upstream is shown: the route's caller checks
 //! ([`Gateway::admit_caller`], before anything is forwarded), and for an upstream with `auth`
 //! the API Fabric headers ([`send`]): a token from the upstream's `crate::fabric::TokenCache`
-//! (fetched here with the upstream's own pooled client), `x-app-key` and `Authorization` set,
+//! (fetched with the upstream's own pooled client, `Upstream::fetch_token`), `x-app-key` and `Authorization` set,
 //! and when the API answers 401, one new token and one more attempt with the same body. The
 //! body is kept for that when it is empty or declares a `Content-Length` up to
 //! `auth.max_retry_body`; any other body streams, and a 401 to it is passed on.
@@ -13,15 +13,13 @@ use http::header::HeaderMap;
 use http::request::Parts;
 use http::{Response, StatusCode};
 use http_body::Body;
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
 use super::send;
 use crate::body::{BodyError, ProxyBody, empty, full, read_limited_boxed};
-use crate::config::FABRIC_MAX_TOKEN_ANSWER;
 use crate::connection::ConnInfo;
 use crate::error::ProxyError;
-use crate::fabric::{Answer, NoToken, TokenCache, TokenError, parse_answer};
+use crate::fabric::{NoToken, TokenCache};
 use crate::gateway::Gateway;
 use crate::headers;
 use crate::route::Route;
@@ -58,7 +56,7 @@ pub(super) async fn send(
         upstream: upstream.name.clone(),
         source,
     };
-    let fetch = || fetch(upstream, cache);
+    let fetch = || upstream.fetch_token(cache.auth());
     let token = cache.token(None, fetch).await.map_err(no_token)?;
     let (body, replay) = keep_for_retry(&parts.headers, body, cache.max_retry_body(), deadline)
         .await
@@ -102,27 +100,4 @@ async fn keep_for_retry(
     }
     let bytes = read_limited_boxed(body, h, max, deadline).await?;
     Ok((full(bytes.clone()), Some(bytes)))
-}
-
-/// One `tokenByAkSk` exchange on the upstream's pooled client, under its response deadline.
-async fn fetch(upstream: &Upstream, cache: &TokenCache) -> Result<Answer, TokenError> {
-    let req = cache.token_request(&upstream.uri_scheme, &upstream.authority);
-    let exchange = async {
-        let resp = upstream
-            .client
-            .request(req)
-            .await
-            .map_err(|e| TokenError::Send(Box::new(ProxyError::from_client(e))))?;
-        if resp.status() != StatusCode::OK {
-            return Err(TokenError::Status(resp.status().as_u16()));
-        }
-        let body = Limited::new(resp.into_body(), FABRIC_MAX_TOKEN_ANSWER)
-            .collect()
-            .await
-            .map_err(|_| TokenError::Answer("the body could not be read whole"))?;
-        parse_answer(&body.to_bytes())
-    };
-    tokio::time::timeout(upstream.response_timeout, exchange)
-        .await
-        .unwrap_or(Err(TokenError::Timeout))
 }
