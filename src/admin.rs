@@ -9,13 +9,13 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
-use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use crate::body::{ProxyBody, full, read_limited};
 use crate::error::{json_body, json_response};
 use crate::gateway::Gateway;
-use crate::secret::SecretKey;
+use crate::headers;
 use crate::swap::StateHandle;
 
 /// Answers one admin request.
@@ -62,7 +62,7 @@ async fn mint_tokens(gw: &Gateway, req: Request<Incoming>) -> Response<ProxyBody
     let (Some(service), Some(mint_key)) = (gw.token(), mint_key) else {
         return json_response(StatusCode::NOT_FOUND, json_body("token minting is off", ""));
     };
-    if !authorized(req.headers(), &mint_key.key) {
+    if !headers::bearer_is(req.headers(), &mint_key.key) {
         let mut resp = json_response(
             StatusCode::UNAUTHORIZED,
             json_body("POST /tokens needs Authorization: Bearer <mint key>", ""),
@@ -95,23 +95,11 @@ async fn mint_tokens(gw: &Gateway, req: Request<Incoming>) -> Response<ProxyBody
     }
 }
 
-/// Whether the request carries `Authorization: Bearer <key>` (the scheme case-insensitive,
-/// one `Authorization` field only).
-fn authorized(h: &HeaderMap, key: &SecretKey) -> bool {
-    let mut values = h.get_all(header::AUTHORIZATION).iter();
-    let (Some(v), None) = (values.next(), values.next()) else {
-        return false;
-    };
-    let v = v.as_bytes();
-    match v.get(..7) {
-        Some(scheme) if scheme.eq_ignore_ascii_case(b"bearer ") => key.matches(&v[7..]),
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::SecretKey;
+    use http::HeaderMap;
 
     #[test]
     fn only_the_bearer_mint_key_is_authorized() {
@@ -121,7 +109,7 @@ mod tests {
             for v in values {
                 h.append(header::AUTHORIZATION, HeaderValue::from_str(v).unwrap());
             }
-            authorized(&h, &key)
+            crate::headers::bearer_is(&h, &key)
         };
         let right = "Bearer mint-key-0123456789-abcdefghijklmnop";
         assert!(with(&[right]));

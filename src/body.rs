@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::StatusCode;
 use http::header::{self, HeaderMap};
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Empty, Full, Limited};
+use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
 
 /// What a body on the proxy path can fail with: hyper's errors, `access::Stalled`.
@@ -51,7 +51,7 @@ pub(crate) enum BodyError {
     #[error("the request body did not arrive in time")]
     Timeout,
     #[error("the request body could not be read")]
-    Read(#[source] hyper::Error),
+    Read(#[source] BoxError),
 }
 
 impl BodyError {
@@ -73,6 +73,16 @@ pub(crate) async fn read_limited(
     max: usize,
     deadline: Duration,
 ) -> Result<Bytes, BodyError> {
+    read_limited_boxed(body.map_err(Into::into).boxed(), h, max, deadline).await
+}
+
+/// [`read_limited`] for a body already on the proxy path.
+pub(crate) async fn read_limited_boxed(
+    mut body: ProxyBody,
+    h: &HeaderMap,
+    max: usize,
+    deadline: Duration,
+) -> Result<Bytes, BodyError> {
     let declared = h
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -80,13 +90,20 @@ pub(crate) async fn read_limited(
     if declared.is_some_and(|n| n > max as u64) {
         return Err(BodyError::TooLarge);
     }
-    match tokio::time::timeout(deadline, Limited::new(body, max).collect()).await {
-        Err(_) => Err(BodyError::Timeout),
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) => match e.downcast::<hyper::Error>() {
-            Ok(e) => Err(BodyError::Read(*e)),
-            // `Limited`'s only other error is its length limit.
-            Err(_) => Err(BodyError::TooLarge),
-        },
-    }
+    let read = async {
+        let mut buf = BytesMut::new();
+        while let Some(frame) = body.frame().await {
+            let Ok(data) = frame.map_err(BodyError::Read)?.into_data() else {
+                continue; // trailers
+            };
+            if buf.len() + data.len() > max {
+                return Err(BodyError::TooLarge);
+            }
+            buf.extend_from_slice(&data);
+        }
+        Ok(buf.freeze())
+    };
+    tokio::time::timeout(deadline, read)
+        .await
+        .unwrap_or(Err(BodyError::Timeout))
 }

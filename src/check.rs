@@ -110,6 +110,18 @@ fn upstreams(out: &mut String, config: &Config) {
             u.response_timeout,
             u.pool_idle_per_host
         );
+        if let Some(a) = &u.auth {
+            let _ = writeln!(
+                out,
+                "    auth: api_fabric (app key from {})  app secret from {}  token_ttl {}  refresh {} ahead  POST {}  retry body up to {} bytes",
+                a.app_key.source,
+                a.app_secret.source,
+                humantime::format_duration(a.token_ttl),
+                humantime::format_duration(a.refresh_before),
+                a.token_path,
+                a.max_retry_body
+            );
+        }
     }
 }
 
@@ -126,14 +138,22 @@ fn routes(out: &mut String, config: &Config) {
     }
 }
 
-/// `  (strip_prefix, host=client)`, or nothing for a plain route.
+/// `  (strip_prefix, host=client, callers 10.0.0.0/8, caller key from env X)`, or nothing
+/// for a plain route.
 fn route_flags(r: &RouteConfig) -> String {
     let mut flags = Vec::new();
     if r.strip_prefix {
-        flags.push("strip_prefix");
+        flags.push("strip_prefix".to_owned());
     }
     if r.host == HostMode::Client {
-        flags.push("host=client");
+        flags.push("host=client".to_owned());
+    }
+    if !r.allowed_callers.is_empty() {
+        let nets: Vec<String> = r.allowed_callers.iter().map(ToString::to_string).collect();
+        flags.push(format!("callers {}", nets.join(" ")));
+    }
+    if let Some(k) = &r.caller_key {
+        flags.push(format!("caller key from {}", k.source));
     }
     if flags.is_empty() {
         String::new()
@@ -257,6 +277,37 @@ mod tests {
             "{out}"
         );
         assert!(!summary(CONFIG).contains("hsts"), "{}", summary(CONFIG));
+    }
+
+    #[test]
+    fn api_fabric_credentials_are_printed_by_source_only() {
+        let with = format!(
+            "{CONFIG}[upstreams.apifabric]\nurl = \"https://service.besclouds.com\"\n\
+             [upstreams.apifabric.auth]\nkind = \"api_fabric\"\napp_key_env = \"CEC_APP_KEY\"\n\
+             app_secret_env = \"CEC_APP_SECRET\"\n[[routes]]\nprefix = \"/apiaccess/\"\n\
+             upstream = \"apifabric\"\nallowed_callers = [\"10.0.0.0/8\"]\n\
+             caller_key_env = \"CALLER\"\n"
+        );
+        let env = |name: &str| match name {
+            "CEC_APP_KEY" => Some("ak-visible-0001".to_owned()),
+            "CEC_APP_SECRET" => Some("sk-visible-0002".to_owned()),
+            "CALLER" => Some("caller-key-visible-0123456789-abcdef".to_owned()),
+            _ => None,
+        };
+        let config = Config::parse(&with, Path::new("/etc/cec/config.toml"), &env).unwrap();
+        let out = super::summary(&config, "config.toml");
+        assert!(
+            out.contains("    auth: api_fabric (app key from env CEC_APP_KEY)  app secret from env CEC_APP_SECRET  token_ttl 10m  refresh 1m ahead"),
+            "{out}"
+        );
+        assert!(
+            out.contains("/apiaccess/ ")
+                && out.contains("(callers 10.0.0.0/8, caller key from env CALLER)"),
+            "{out}"
+        );
+        for secret in ["ak-visible", "sk-visible", "caller-key-visible"] {
+            assert!(!out.contains(secret), "{out}");
+        }
     }
 
     #[test]

@@ -11,6 +11,8 @@ use http::{Response, StatusCode};
 
 use crate::body::{BodyError, ProxyBody, full};
 use crate::confine::{self, Refused};
+use crate::fabric::NoToken;
+use crate::route::CallerRefused;
 use crate::sign::Refusal;
 
 /// Why a proxied request failed.
@@ -49,6 +51,16 @@ pub(crate) enum ProxyError {
     /// forwards (`crate::confine`).
     #[error("{0}")]
     Confined(#[source] Refused),
+    /// The route's `allowed_callers` or caller key refused the caller: nothing was forwarded.
+    #[error("{0}")]
+    Caller(#[source] CallerRefused),
+    /// No API Fabric token for the upstream (its token request failed, or is backing off).
+    #[error("upstream {upstream:?}: {source}")]
+    Credential {
+        upstream: String,
+        #[source]
+        source: NoToken,
+    },
 }
 
 impl ProxyError {
@@ -78,6 +90,9 @@ impl ProxyError {
                 Refused::Trace => StatusCode::METHOD_NOT_ALLOWED,
                 Refused::UnknownMethod => StatusCode::NOT_IMPLEMENTED,
             },
+            ProxyError::Caller(CallerRefused::Address) => StatusCode::FORBIDDEN,
+            ProxyError::Caller(CallerRefused::Key) => StatusCode::UNAUTHORIZED,
+            ProxyError::Credential { .. } => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -89,6 +104,10 @@ impl ProxyError {
                 header::ALLOW,
                 HeaderValue::from_static(confine::ALLOWED_METHODS),
             );
+        }
+        if let ProxyError::Caller(CallerRefused::Key) = self {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         resp
     }
@@ -110,7 +129,10 @@ impl ProxyError {
             | ProxyError::ClientBody(_)
             | ProxyError::ClientBodyStream(_)
             | ProxyError::Signing(_)
-            | ProxyError::Confined(_) => None,
+            | ProxyError::Confined(_)
+            | ProxyError::Caller(_)
+            // Counted by `upstream_token_requests_total` when the token request was made.
+            | ProxyError::Credential { .. } => None,
         }
     }
 

@@ -19,6 +19,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, DEFAULT_H2_MAX_CONCURRENT_STREAMS};
+use crate::fabric::TokenCache;
 use crate::metrics::{Metrics, RouteMetrics};
 use crate::route::RouteTable;
 use crate::store::{Store, StoreConn, StoreError};
@@ -49,6 +50,9 @@ pub(crate) struct Generation {
     pub(crate) token: Option<Arc<TokenService>>,
     /// The shared store's client, when `[store]` and Token mode are both on.
     store: Option<Arc<Store>>,
+    /// By upstream index: the API Fabric token of an upstream with `auth`, shared by every
+    /// worker, carried over a reload that keeps the upstream's credentials.
+    pub(crate) credentials: Vec<Option<Arc<TokenCache>>>,
     pub(crate) metrics: Arc<Metrics>,
 }
 
@@ -84,6 +88,7 @@ impl Generation {
         served.report_expiry(&config.tls.cert, &metrics);
         let tls = TlsAcceptor::from(served.config);
         Ok(Self {
+            credentials: credentials(&config, &metrics, previous),
             config: Arc::new(config),
             tls,
             upstream_tls,
@@ -96,6 +101,31 @@ impl Generation {
     pub(crate) fn config(&self) -> &Config {
         &self.config
     }
+}
+
+/// The token caches of `config`'s upstreams with `auth`: the `previous` generation's where the
+/// credentials did not change, so that a reload does not cost a token request.
+fn credentials(
+    config: &Config,
+    metrics: &Metrics,
+    previous: Option<&Generation>,
+) -> Vec<Option<Arc<TokenCache>>> {
+    let old = previous.map_or(&[][..], |p| &p.credentials[..]);
+    config
+        .upstreams
+        .iter()
+        .map(|u| {
+            let auth = u.auth.as_ref()?;
+            let kept = old.iter().flatten().find(|c| c.serves(&u.name, auth));
+            Some(kept.map(Arc::clone).unwrap_or_else(|| {
+                Arc::new(TokenCache::new(
+                    &u.name,
+                    auth,
+                    metrics.token_metrics(&u.name),
+                ))
+            }))
+        })
+        .collect()
 }
 
 /// One worker's state for one configuration.

@@ -16,13 +16,15 @@
 //!
 //! ## Where state is built and swapped
 //! - `gateway::Generation`: what one configuration builds once (certificate, trust stores,
-//!   Token mode's service); every step that can fail is here, so a reload is validated whole.
+//!   Token mode's service, the API Fabric token caches); every step that can fail is here, so a
+//!   reload is validated whole.
 //! - `gateway::Gateway`: one per worker, built from a generation on the worker's thread (routes,
 //!   upstream clients, metric series). Each worker reads it through one `swap` handle.
 //! - `reload`: builds a new generation and hands it to every worker (`swap`); a connection
 //!   takes its TLS settings at accept, a request loads the gateway once and keeps it to its end,
 //!   so in-flight requests and WebSocket tunnels finish on what they started with.
-//! - Process-wide, across reloads: `metrics`, the connection budget, Token mode's memory
+//! - Process-wide, across reloads: `metrics`, the connection budget, API Fabric tokens (while
+//!   the credentials stay the same), Token mode's memory
 //!   (with `[store]`, in Redis: `store::Store` per generation, `store::StoreConn` per worker).
 //!
 //! ## The way of one request
@@ -41,7 +43,10 @@
 //!           │                              use), signature compatibility endpoint
 //!           └ route::RouteTable::find → Gateway::proxy
 //!              pipeline::upstream_request  URI, headers (hop-by-hop, X-Forwarded-*), Host
+//!              Gateway::admit_caller       the route's allowed_callers / caller key (403/401)
 //!              Gateway::sign_if_applies    body::read_limited → sign::sign_body (auth-v2)
+//!              pipeline::credentials       upstream with auth: fabric::TokenCache's token,
+//!                                          x-app-key + Authorization, after a 401 one retry
 //!              pipeline::send              upstream::Upstream's pooled client (max_connections),
 //!                                          response deadline, framing check, one safe retry
 //!              upgrade::tunnel             WebSocket 101 with the right accept, tracked for the drain
@@ -61,6 +66,7 @@
 //! - One request: `pipeline`, `confine`, `route`, `headers`, `rewrite`, `cors`, `upstream`,
 //!   `upgrade`, `body`, `error`, `access`, `local`, `admin`, `redirect`.
 //! - Domain: [`sign`] (auth-v2, pure), [`token`] (Token mode, pure), [`secret`] (redacted keys),
+//!   `fabric` (CEC API Fabric credentials: the AK/SK, the AccessToken cache, single flight),
 //!   `store` (Token mode's single use and rate limits shared through Redis, `[store]`).
 //! - Around it: [`config`] (TOML → typed, errors with file/line/key), [`check`] (`check`
 //!   summary), [`probe`] (`check --probe`), `metrics`, [`logging`] (batched writer, access
@@ -92,6 +98,7 @@ mod connection;
 mod cors;
 pub mod demo;
 mod error;
+mod fabric;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;

@@ -210,6 +210,8 @@ async fn check_probe(config: &Config) -> Result<(), String> {
     let probes = cec_gateway::probe::probe_all(config).await;
     let (text, failed) = cec_gateway::probe::report(&probes, std::time::SystemTime::now());
     print!("{text}");
+    let (tokens, tokens_failed) = cec_gateway::probe::token_lines(config).await;
+    print!("{tokens}");
     let store_failed = match cec_gateway::probe::store_line(config).await {
         Some((line, failed)) => {
             println!("{line}");
@@ -218,6 +220,9 @@ async fn check_probe(config: &Config) -> Result<(), String> {
         None => false,
     };
     match (failed, store_failed) {
+        (0, false) if tokens_failed > 0 => {
+            Err(format!("probe: {tokens_failed} token request(s) failed"))
+        }
         (0, false) => Ok(()),
         (0, true) => Err("probe: the store did not answer PING".to_owned()),
         _ => Err(format!(

@@ -13,9 +13,12 @@ use std::sync::atomic::AtomicU64;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::UpstreamErrorKind;
+use crate::fabric::TokenMetrics;
 
+mod fabric;
 mod store;
 
+use fabric::TokenFamilies;
 use store::StoreFamilies;
 pub(crate) use store::StoreMetrics;
 
@@ -37,8 +40,8 @@ struct UpstreamErrorLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct UpstreamLabel {
-    upstream: String,
+pub(super) struct UpstreamLabel {
+    pub(super) upstream: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -76,6 +79,7 @@ pub(crate) struct Metrics {
     upstream_errors: Family<UpstreamErrorLabels, Counter>,
     open_connections: Family<ListenerLabel, Gauge>,
     upstream_connections: Family<UpstreamLabel, Gauge>,
+    tokens: TokenFamilies,
     signatures: Family<ChannelLabel, Counter>,
     signing_refused: Family<ReasonLabel, Counter>,
     token_validations: Family<ResultLabel, Counter>,
@@ -223,6 +227,7 @@ impl Metrics {
                 Gauge::default(),
             ),
             store: StoreFamilies::register(&mut r),
+            tokens: TokenFamilies::register(&mut r),
             registry: r,
         }
     }
@@ -263,6 +268,11 @@ impl Metrics {
         self.upstream_connections
             .get_or_create(&UpstreamLabel { upstream })
             .clone()
+    }
+
+    /// The token series of an upstream with `auth`, every result present from the start.
+    pub(crate) fn token_metrics(&self, upstream: &str) -> TokenMetrics {
+        self.tokens.resolve(upstream)
     }
 
     pub(crate) fn open_connections(&self, listener: &'static str) -> Gauge {

@@ -6,9 +6,12 @@
 //!   ├─ CORS preflight ─────────────────────────────── answered at the edge
 //!   ├─ local::find → local::serve ─────────────────── token validation, signature endpoint
 //!   └─ route → proxy:
-//!        upstream_request (pure: URI, hop-by-hop, X-Forwarded-*, Host, cookies, upgrade)
+//!        admit_caller (the route's allowed_callers and caller key: 403/401, nothing sent)
+//!        → upstream_request (pure: URI, hop-by-hop, X-Forwarded-*, Host, cookies, upgrade)
 //!        → sign_if_applies (buffer + inject thirdPartAuthorization)
-//!        → send::send (pooled client, response deadline, framing check; one retry of a
+//!        → credentials::send for an upstream with `auth` (API Fabric token and headers; one
+//!          new token and one retry after a 401), around
+//!          send::send (pooled client, response deadline, framing check; one retry of a
 //!          bodyless idempotent request whose pooled connection closed before the answer)
 //!        → upgrade::tunnel (101 with the WebSocket accept only, tracked by the worker) → rewrite_response (pure: hop-by-hop, Set-Cookie, Location)
 //!   → error_response (the one ProxyError → status map, via error.rs) → CORS headers
@@ -16,6 +19,7 @@
 //!     access::Metered (access log + metrics when the body ends)
 //! ```
 
+mod credentials;
 mod send;
 
 #[cfg(test)]
@@ -149,6 +153,7 @@ impl Gateway {
         conn: ConnInfo,
         record: &mut AccessRecord,
     ) -> Result<Response<ProxyBody>, ProxyError> {
+        self.admit_caller(route, conn, req.headers_mut())?;
         let upstream = &self.upstreams[route.upstream];
         // Only a WebSocket handshake is forwarded as one; any other `Upgrade` is dropped below.
         let websocket_key = upgrade::websocket_key(req.method(), req.version(), req.headers());
@@ -166,7 +171,13 @@ impl Gateway {
             client_upgrade.is_some(),
         )?;
         let body = self.sign_if_applies(&mut parts, body, &target.path).await?;
-        let mut resp = send::send(upstream, parts, body).await?;
+        let mut resp = match &self.generation.credentials[route.upstream] {
+            Some(cache) => {
+                let deadline = self.config().server.header_read_timeout;
+                credentials::send(upstream, cache, parts, body, deadline).await?
+            }
+            None => send::send(upstream, parts, body).await?,
+        };
         record.upstream_status = Some(resp.status().as_u16());
         let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
         if switching {

@@ -8,6 +8,8 @@
 //! A failure is one of: DNS, refused, timeout, another connect error, a certificate problem
 //! (unknown issuer, expired, name mismatch, ...), another TLS error, or an unreadable `ca`. A
 //! certificate that expires within `EXPIRY_WARNING` (14 days) is a warning, not a failure.
+//! An upstream with `auth` also gets one token request ([`token_lines`]), whose lifetime is
+//! reported.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -27,12 +29,14 @@ mod classify;
 mod format;
 #[cfg(test)]
 mod tests;
+mod token;
 mod trust;
 
 pub use crate::store::store_line;
 use classify::{classify_connect, classify_handshake};
 pub use format::report;
 use format::{join, leaf_text};
+pub use token::token_lines;
 use trust::{Recorder, client_config};
 
 /// What probing one upstream found.

@@ -1,5 +1,6 @@
-//! Secrets: the channel `secretKey` of Authorization mode, the HS256 key of Token mode and the
-//! shared store's Redis password.
+//! Secrets: the channel `secretKey` of Authorization mode, the HS256 key of Token mode, the
+//! shared store's Redis password, an API Fabric upstream's app key and secret (`crate::fabric`)
+//! and the caller keys of routes.
 //!
 //! A secret lives in a [`SecretKey`] from the moment it is read until it is dropped. Its `Debug`
 //! and `Display` print `<redacted>`, it has no `Serialize`, and the only way to the bytes is
@@ -36,6 +37,10 @@ pub enum SecretError {
     TooShort { len: usize },
     #[error("is {len} bytes long; a mint key needs at least {MIN_MINT_KEY_LEN}")]
     MintKeyTooShort { len: usize },
+    #[error("is {len} bytes long; a caller key needs at least {MIN_MINT_KEY_LEN}")]
+    CallerKeyTooShort { len: usize },
+    #[error("may hold only visible ASCII characters (no spaces or control characters)")]
+    NotVisibleAscii,
 }
 
 impl SecretKey {
@@ -68,6 +73,27 @@ impl SecretKey {
         let text = text.trim_end_matches(['\r', '\n']);
         if text.len() < MIN_MINT_KEY_LEN {
             return Err(SecretError::MintKeyTooShort { len: text.len() });
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    /// A route's caller key (`Authorization: Bearer`): at least 32 bytes, like the mint key.
+    pub(crate) fn caller(text: &str) -> Result<Self, SecretError> {
+        Self::mint(text).map_err(|e| match e {
+            SecretError::MintKeyTooShort { len } => SecretError::CallerKeyTooShort { len },
+            e => e,
+        })
+    }
+
+    /// An API Fabric app key or app secret: not empty, visible ASCII only (the key goes into
+    /// the `x-app-key` header, both into the token request's JSON).
+    pub(crate) fn app_credential(text: &str) -> Result<Self, SecretError> {
+        let text = text.trim_end_matches(['\r', '\n']);
+        if text.is_empty() {
+            return Err(SecretError::Empty);
+        }
+        if !text.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(SecretError::NotVisibleAscii);
         }
         Ok(Self(text.to_owned()))
     }
@@ -155,6 +181,24 @@ mod tests {
         for wrong in ["", "m", &"m".repeat(31), &"m".repeat(33), &"n".repeat(32)] {
             assert!(!key.matches(wrong.as_bytes()), "{wrong:?}");
         }
+    }
+
+    #[test]
+    fn caller_keys_and_app_credentials() {
+        assert_eq!(
+            SecretKey::caller("short"),
+            Err(SecretError::CallerKeyTooShort { len: 5 })
+        );
+        assert!(SecretKey::caller(&"c".repeat(32)).is_ok());
+        assert_eq!(SecretKey::app_credential("\n"), Err(SecretError::Empty));
+        assert_eq!(
+            SecretKey::app_credential("ab cd"),
+            Err(SecretError::NotVisibleAscii)
+        );
+        assert_eq!(
+            SecretKey::app_credential("AK-1/x\n").unwrap().expose(),
+            b"AK-1/x"
+        );
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //!
 //! [`client_tls`] is the part that can fail (reading `ca`): it runs once per configuration,
 //! before anything is swapped in. [`Upstream::new`] then cannot fail, and runs on the worker's
-//! own thread so that the pool's connections live there.
+//! own thread so that the pool's connections live there. An upstream with `auth` also sends
+//! its API Fabric token requests on that client (`token`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 mod cap;
+mod token;
 
 pub(crate) type HttpClient = Client<Capped<HttpsConnector<HttpConnector>>, ProxyBody>;
 

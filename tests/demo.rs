@@ -31,6 +31,11 @@ async fn the_demo_signs_the_page_request_and_the_cookie_reaches_the_echo() {
     let c = client_with(trusting_written_cert(&cert).await, true);
     let url = |path: &str| format!("{}{path}", handle.gateway_url);
 
+    // The mock API Fabric, through the gateway that holds its AK/SK.
+    let agents = get(&c, &url(cec_gateway::demo::mock_fabric::AGENTS_PATH)).await;
+    assert_eq!(agents.status, StatusCode::OK, "{}", agents.text());
+    assert_eq!(agents.json()["agents"][0]["workNo"], 1001);
+
     let page = get(&c, &url("/")).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(

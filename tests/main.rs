@@ -10,6 +10,7 @@ mod confine;
 mod demo;
 mod deploy;
 mod drain;
+mod fabric;
 mod faults;
 mod h2_flood;
 mod hsts;

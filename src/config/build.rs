@@ -10,6 +10,7 @@ use super::typed::*;
 use super::{ConfigError, ConfigErrorKind as K, Ctx, EnvLookup, read_secret};
 use crate::secret::SecretKey;
 
+mod auth;
 mod server;
 use server::{proxy_protocol_needs_trusted_proxies, server};
 
@@ -19,7 +20,7 @@ pub(super) fn build(
     env: EnvLookup<'_>,
 ) -> Result<Config, ConfigError> {
     let f = Fields { ctx };
-    let upstreams = upstreams(&f, &raw.upstreams)?;
+    let upstreams = upstreams(&f, &raw.upstreams, env)?;
     let server = server(&f, &raw.server)?;
     let forwarding = ForwardingConfig {
         trusted_proxies: f.cidrs(
@@ -43,7 +44,7 @@ pub(super) fn build(
                 ));
             }
         },
-        routes: routes(&f, &raw.routes, &upstreams)?,
+        routes: routes(&f, &raw.routes, &upstreams, env)?,
         upstreams,
         forwarding,
         cookies: CookiesConfig {
@@ -67,6 +68,7 @@ pub(super) fn build(
 fn upstreams(
     f: &Fields<'_, '_>,
     raw: &BTreeMap<String, S<raw::RawUpstream>>,
+    env: EnvLookup<'_>,
 ) -> Result<Vec<UpstreamConfig>, ConfigError> {
     raw.iter()
         .map(|(name, u)| {
@@ -114,6 +116,11 @@ fn upstreams(
                     1..=i64::from(u32::MAX),
                     DEFAULT_UPSTREAM_MAX_CONNECTIONS,
                 )?,
+                auth: u
+                    .auth
+                    .as_ref()
+                    .map(|a| auth::fabric_auth(f, name, a, env))
+                    .transpose()?,
             })
         })
         .collect()
@@ -123,10 +130,11 @@ fn routes(
     f: &Fields<'_, '_>,
     raw: &[S<raw::RawRoute>],
     upstreams: &[UpstreamConfig],
+    env: EnvLookup<'_>,
 ) -> Result<Vec<RouteConfig>, ConfigError> {
     let mut routes: Vec<RouteConfig> = Vec::new();
-    for (i, r) in raw.iter().enumerate() {
-        let r = r.get_ref();
+    for (i, spanned) in raw.iter().enumerate() {
+        let r = spanned.get_ref();
         let prefix = r.prefix.get_ref();
         if !prefix.starts_with('/') || !prefix.ends_with('/') || prefix.contains(['?', '#', ' ']) {
             return Err(f.err(
@@ -166,11 +174,15 @@ fn routes(
                 }
             },
         };
+        let (allowed_callers, caller_key) =
+            auth::callers(f, i, spanned, &upstreams[upstream], env)?;
         routes.push(RouteConfig {
             prefix: prefix.clone(),
             upstream,
             strip_prefix: r.strip_prefix,
             host,
+            allowed_callers,
+            caller_key,
         });
     }
     Ok(routes)

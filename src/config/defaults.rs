@@ -102,6 +102,28 @@ pub(crate) const DEFAULT_UPSTREAM_MAX_CONNECTIONS: usize = 512;
 /// `upstreams.NAME.pool_idle_timeout`: hyper-util's default for its pooled client.
 pub(crate) const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
+// ---- [upstreams.NAME.auth] (API Fabric) ----
+
+/// `auth.token_ttl`: the vendor's example asks for 600 s.
+pub(crate) const DEFAULT_FABRIC_TOKEN_TTL: Duration = Duration::from_secs(600);
+/// `auth.token_ttl` at most: the CEC's own limit on `X-Token-Expire` (seconds).
+pub(crate) const MAX_FABRIC_TOKEN_TTL_SECS: u64 = 3600;
+/// `auth.token_path`: the machine-to-machine authentication interface (seed 001).
+pub(crate) const DEFAULT_FABRIC_TOKEN_PATH: &str = "/apigovernance/api/oauth/tokenByAkSk";
+/// `auth.refresh_before`: a minute ahead of expiry (capped at a quarter of the token's life).
+pub(crate) const DEFAULT_FABRIC_REFRESH_BEFORE: Duration = Duration::from_secs(60);
+/// `auth.max_retry_body`: API calls carry small JSON bodies; larger ones stream, unretried.
+pub(crate) const DEFAULT_FABRIC_MAX_RETRY_BODY: usize = 64 << 10;
+/// After a failed token request, no new one for this long, doubling per failure up to
+/// [`FABRIC_TOKEN_BACKOFF_MAX`]: a wrong secret must not hammer the CEC.
+pub(crate) const FABRIC_TOKEN_BACKOFF_MIN: Duration = Duration::from_secs(1);
+pub(crate) const FABRIC_TOKEN_BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// After a 401 from the API, the token is replaced at most this often (a 401 that a new
+/// token does not cure must not become a token request per call).
+pub(crate) const FABRIC_FORCED_REFRESH_INTERVAL: Duration = Duration::from_secs(5);
+/// Largest token answer read (a token, its scope and a few fields).
+pub(crate) const FABRIC_MAX_TOKEN_ANSWER: usize = 16 << 10;
+
 // ---- [[routes]], [cookies], [cors] ----
 
 /// `routes[].host`: the upstream's own name, which virtual-hosted upstreams need.

@@ -98,6 +98,31 @@ pub(super) struct RawUpstream {
     pub(crate) pool_idle_timeout: Option<S<String>>,
     #[serde(default)]
     pub(crate) max_connections: Option<S<i64>>,
+    #[serde(default)]
+    pub(crate) auth: Option<S<RawAuth>>,
+}
+
+/// `[upstreams.NAME.auth]`: credentials the gateway injects into every request to it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAuth {
+    pub(crate) kind: S<String>,
+    #[serde(default)]
+    pub(crate) app_key_env: Option<S<String>>,
+    #[serde(default)]
+    pub(crate) app_key_file: Option<S<String>>,
+    #[serde(default)]
+    pub(crate) app_secret_env: Option<S<String>>,
+    #[serde(default)]
+    pub(crate) app_secret_file: Option<S<String>>,
+    #[serde(default)]
+    pub(crate) token_ttl: Option<S<String>>,
+    #[serde(default)]
+    pub(crate) token_path: Option<S<String>>,
+    #[serde(default)]
+    pub(crate) refresh_before: Option<S<String>>,
+    #[serde(default)]
+    pub(crate) max_retry_body: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -109,6 +134,12 @@ pub(super) struct RawRoute {
     pub(crate) strip_prefix: bool,
     #[serde(default)]
     pub(crate) host: Option<S<String>>,
+    #[serde(default)]
+    pub(crate) allowed_callers: Vec<S<String>>,
+    #[serde(default)]
+    pub(crate) caller_key_env: Option<S<String>>,
+    #[serde(default)]
+    pub(crate) caller_key_file: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

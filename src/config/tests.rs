@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::*;
 
 mod design_example;
+mod fabric_keys;
 mod server_keys;
 mod store_keys;
 
@@ -35,6 +36,9 @@ fn env(name: &str) -> Option<String> {
         "TOKEN_KEY" | "CEC_TOKEN_KEY" => Some("k".repeat(32)),
         "MINT_KEY" | "CEC_MINT_KEY" => Some("m".repeat(32)),
         "CEC_REDIS_PASSWORD" => Some("redis-pass-0123".into()),
+        "CEC_APP_KEY" => Some("app-key-0123".into()),
+        "CEC_APP_SECRET" => Some("app-secret-4567".into()),
+        "CEC_API_CALLER_KEY" => Some("c".repeat(32)),
         _ => None,
     }
 }

@@ -121,6 +121,23 @@ pub(crate) struct UpstreamConfig {
     /// Open connections to it per worker at most (in use and idle); beyond, a request waits
     /// up to `connect_timeout` for one, then gets 503.
     pub(crate) max_connections: usize,
+    /// Credentials injected into every request to it (`[upstreams.NAME.auth]`).
+    pub(crate) auth: Option<FabricAuth>,
+}
+
+/// `[upstreams.NAME.auth]` with `kind = "api_fabric"`: the CEC API Fabric app key and secret,
+/// exchanged for an AccessToken at `token_path` (`crate::fabric`).
+#[derive(Debug, Clone)]
+pub(crate) struct FabricAuth {
+    pub(crate) app_key: SourcedSecret,
+    pub(crate) app_secret: SourcedSecret,
+    /// Asked for as `X-Token-Expire` (whole seconds, 1 s to 1 h); the answer's `Expires` counts.
+    pub(crate) token_ttl: Duration,
+    pub(crate) token_path: String,
+    /// A token is replaced this long before it expires (at most a quarter of its life).
+    pub(crate) refresh_before: Duration,
+    /// A request body up to this size is kept, to be sent again after a 401.
+    pub(crate) max_retry_body: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +156,10 @@ pub(crate) struct RouteConfig {
     pub(crate) upstream: usize,
     pub(crate) strip_prefix: bool,
     pub(crate) host: HostMode,
+    /// Client addresses that may use the route; empty: any.
+    pub(crate) allowed_callers: Vec<IpNet>,
+    /// The key a caller must present as `Authorization: Bearer`; `None`: none needed.
+    pub(crate) caller_key: Option<SourcedSecret>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -215,12 +236,15 @@ pub struct TokenConfig {
     pub(crate) max_body: usize,
 }
 
-/// The admin listener's minting credential and where it came from (for `check`).
+/// A secret and where it came from (for `check`).
 #[derive(Debug, Clone)]
-pub(crate) struct MintKey {
+pub(crate) struct SourcedSecret {
     pub(crate) key: SecretKey,
     pub(crate) source: SecretSource,
 }
+
+/// The admin listener's minting credential.
+pub(crate) type MintKey = SourcedSecret;
 
 /// `[store]`: the Redis that replicas share Token mode's single use and rate limits through.
 #[derive(Debug, Clone)]

@@ -1,7 +1,8 @@
 //! What `cec-gateway demo` tells the person who started it: what to open, what to look at.
 
 use super::DemoHandle;
-use super::gateway_config::{CA_FILE, CONFIG_FILE};
+use super::gateway_config::{CA_FILE, CERT_FILE, CONFIG_FILE};
+use super::mock_fabric::AGENTS_PATH;
 use super::site::THIRD_USER_NAME;
 
 /// A multi-line banner for a running demo. Never contains the channel secret.
@@ -46,6 +47,14 @@ pub fn banner(demo: &DemoHandle) -> String {
     b.push("    no signature; the gateway adds thirdPartAuthorization, and the mock CEC checks it (401 if wrong).".to_owned());
     b.push("  - DevTools > Application > Cookies: ccmessaging-token belongs to localhost (the gateway), although".to_owned());
     b.push("    the mock CEC set it for its own host, 127.0.0.1.".to_owned());
+    b.push(
+        "  - the CEC API Fabric without its AK/SK (the gateway holds them), from this machine:"
+            .to_owned(),
+    );
+    b.push(format!(
+        "    curl --cacert {}/{CERT_FILE} {g}{AGENTS_PATH}",
+        demo.state_dir.display()
+    ));
     if let Some(admin) = &demo.admin_url {
         b.push(format!(
             "  - gateway health and metrics: {admin}/healthz  {admin}/metrics"

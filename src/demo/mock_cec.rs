@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::assets;
+use super::mock_fabric::MockFabric;
 use super::serve::{Body, serve};
 use super::verify::{self, Channels, SignedFields, Verifier};
 
@@ -51,6 +52,8 @@ const JSON: &str = "application/json;charset=UTF-8";
 pub struct MockCec {
     verifier: Verifier,
     tokens: Mutex<VecDeque<String>>,
+    /// Answers the API Fabric paths (`/apigovernance/`, `/apiaccess/`) when set.
+    fabric: Option<MockFabric>,
 }
 
 impl MockCec {
@@ -59,7 +62,14 @@ impl MockCec {
         Self {
             verifier: Verifier::new(channels),
             tokens: Mutex::new(VecDeque::new()),
+            fabric: None,
         }
+    }
+
+    /// The same mock, also answering the API Fabric paths with `fabric`.
+    pub fn with_fabric(mut self, fabric: MockFabric) -> Self {
+        self.fabric = Some(fabric);
+        self
     }
 
     /// The verifier this mock checks `thirdPartAuthorization` with.
@@ -110,7 +120,14 @@ impl MockCec {
                 Ok(bytes) => self.echo(&parts.headers, &bytes),
                 Err(status) => respond(status, TEXT, "cannot read the body"),
             },
-            _ => respond(StatusCode::NOT_FOUND, TEXT, "not found"),
+            _ => match &self.fabric {
+                Some(f)
+                    if path.starts_with("/apigovernance/") || path.starts_with("/apiaccess/") =>
+                {
+                    f.handle(Request::from_parts(parts, body)).await
+                }
+                _ => respond(StatusCode::NOT_FOUND, TEXT, "not found"),
+            },
         }
     }
 

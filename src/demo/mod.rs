@@ -2,7 +2,9 @@
 //!
 //! [`start`] runs three things on loopback and returns once they listen:
 //! - a mock CEC over HTTPS ([`mock_cec`]) with a per-run CA ([`pki`]) that verifies auth-v2
-//!   signatures with its own verifier ([`verify`]) and answers a small chat widget;
+//!   signatures with its own verifier ([`verify`]) and answers a small chat widget, and on
+//!   the same address a mock API Fabric ([`mock_fabric`]) with a random per-run app key and
+//!   secret that only the gateway holds (`/apiaccess/`, from loopback callers);
 //! - the enterprise's sample page ([`site`]), the vendor's `index.html` without any secret;
 //! - the real gateway ([`crate::run`]), configured from rendered TOML ([`gateway_config`]) with a
 //!   random per-run channel secret that the mock knows and nothing ever prints.
@@ -17,6 +19,7 @@ pub mod assets;
 mod banner;
 pub mod gateway_config;
 pub mod mock_cec;
+pub mod mock_fabric;
 pub mod pki;
 pub(crate) mod serve;
 pub mod site;
@@ -42,6 +45,7 @@ use crate::secret::{MAX_SIGNING_SECRET_LEN, SecretKey};
 use crate::tls::ALPN_H2_HTTP11;
 use crate::{Listeners, RunError};
 use mock_cec::MockCec;
+use mock_fabric::MockFabric;
 use pki::{DemoCa, LOCAL_NAMES, PkiError};
 use site::Site;
 
@@ -165,7 +169,14 @@ pub async fn start(
         site: bound.site_addr,
         cors_origins: &cors_origins,
     };
-    let config = parse_config(&plan, secret_text)?;
+    let (app_key, app_secret) = (random_secret(), random_secret());
+    let fabric = MockFabric::new(&app_key, &app_secret);
+    let env = [
+        (gateway_config::SECRET_ENV, secret_text),
+        (gateway_config::APP_KEY_ENV, app_key),
+        (gateway_config::APP_SECRET_ENV, app_secret),
+    ];
+    let config = parse_config(&plan, env)?;
     let listeners = Listeners::bind(&config.server)
         .await
         .map_err(|e| DemoError::Gateway(e.into()))?;
@@ -176,10 +187,8 @@ pub async fn start(
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop = Arc::new(stop_tx);
     let forwarder = tokio::spawn(forward(shutdown, Arc::clone(&stop)));
-    let mock = Arc::new(MockCec::new(HashMap::from([(
-        site::CHANNEL_CONFIG_ID.to_owned(),
-        secret,
-    )])));
+    let channels = HashMap::from([(site::CHANNEL_CONFIG_ID.to_owned(), secret)]);
+    let mock = Arc::new(MockCec::new(channels).with_fabric(fabric));
     let mock_cec_url = format!("https://{}", bound.mock_addr);
     let page_origin = bound.page_origin.clone();
     let servers = bound.spawn(mock, tls, &stop_rx);
@@ -308,12 +317,20 @@ fn resolve_origins(origins: &[String], page_origin: Option<&str>) -> Vec<String>
 }
 
 /// Renders the gateway configuration for `plan`, saves it (it holds no secret) and parses it,
-/// handing `secret` over as [`gateway_config::SECRET_ENV`]; the secret text is dropped after.
-fn parse_config(plan: &gateway_config::Plan<'_>, secret: String) -> Result<Config, DemoError> {
+/// handing the `secrets` over by env name; their text is dropped after.
+fn parse_config(
+    plan: &gateway_config::Plan<'_>,
+    secrets: [(&str, String); 3],
+) -> Result<Config, DemoError> {
     let text = gateway_config::render(plan);
     let path = plan.state_dir.join(gateway_config::CONFIG_FILE);
     write(&path, &text)?;
-    let env = |name: &str| (name == gateway_config::SECRET_ENV).then(|| secret.clone());
+    let env = |name: &str| {
+        secrets
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    };
     Config::parse(&text, &path, &env).map_err(|e| DemoError::Config(Box::new(e)))
 }
 

@@ -55,6 +55,8 @@ pub fn request_confine(data: &[u8]) {
             upstream: 0,
             strip_prefix,
             host: HostMode::Upstream,
+            allowed_callers: Vec::new(),
+            caller_key: None,
         })
         .collect();
     let table = RouteTable::new(&config);

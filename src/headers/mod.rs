@@ -11,6 +11,8 @@ use std::net::IpAddr;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use ipnet::IpNet;
 
+use crate::secret::SecretKey;
+
 pub(crate) static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 pub(crate) static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 pub(crate) static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -186,4 +188,18 @@ pub(crate) fn set_forwarded(
 pub(crate) fn valid_request_id(v: &HeaderValue) -> bool {
     let b = v.as_bytes();
     !b.is_empty() && b.len() <= 128 && b.iter().all(|c| c.is_ascii_graphic())
+}
+
+/// Whether the request carries `Authorization: Bearer <key>` (the scheme case-insensitive,
+/// one `Authorization` field only), compared in constant time.
+pub(crate) fn bearer_is(h: &HeaderMap, key: &SecretKey) -> bool {
+    let mut values = h.get_all(header::AUTHORIZATION).iter();
+    let (Some(v), None) = (values.next(), values.next()) else {
+        return false;
+    };
+    let v = v.as_bytes();
+    match v.get(..7) {
+        Some(scheme) if scheme.eq_ignore_ascii_case(b"bearer ") => key.matches(&v[7..]),
+        _ => false,
+    }
 }

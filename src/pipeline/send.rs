@@ -70,9 +70,9 @@ fn is_idempotent(m: &Method) -> bool {
     .contains(m)
 }
 
-/// The request head again, for a second attempt (extensions are the client connection's and
+/// The request head again, for a second attempt (here, or after a 401 in `credentials`; extensions are the client connection's and
 /// stay with the first).
-fn copy(parts: &Parts) -> Parts {
+pub(super) fn copy(parts: &Parts) -> Parts {
     let (mut p, ()) = Request::new(()).into_parts();
     p.method = parts.method.clone();
     p.uri = parts.uri.clone();

@@ -4,6 +4,7 @@
 //! - the test CA is the demo's [`DemoCa`] ([`test_ca`]);
 //! - [`upstream`]: [`MockUpstream`], an HTTPS upstream that records what it received;
 //! - [`cec`]: the demo's mock CEC behind such a recording upstream;
+//! - [`fabric`]: the demo's mock API Fabric behind such a recording upstream, and its config;
 //! - [`gateway`]: [`Gateway`], the real gateway in this process, and its test configuration;
 //! - [`client`]: HTTPS clients trusting the CA and collected responses;
 //! - [`recording`]: a client stream that keeps what it read, and the HTTP/2 frames in it;
@@ -16,6 +17,7 @@
 
 pub mod cec;
 pub mod client;
+pub mod fabric;
 pub mod gateway;
 pub mod h2raw;
 pub mod lenient;
@@ -32,6 +34,8 @@ pub use cec::*;
 pub use cec_gateway::demo::pki::{DemoCa, LOCAL_NAMES};
 #[allow(unused_imports)]
 pub use client::*;
+#[allow(unused_imports)]
+pub use fabric::*;
 #[allow(unused_imports)]
 pub use gateway::*;
 #[allow(unused_imports)]

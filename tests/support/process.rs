@@ -89,6 +89,13 @@ impl Process {
         }
     }
 
+    /// Reads the lines that come until none has come for `quiet`; all of them end up in `seen`.
+    pub fn drain(&mut self, quiet: Duration) {
+        while let Ok(v) = self.lines.recv_timeout(quiet) {
+            self.seen.push(v);
+        }
+    }
+
     pub fn signal(&self, name: &str) {
         let pid = self.child.as_ref().expect("running").id().to_string();
         let ok = Command::new("kill").args([name, &pid]).status().unwrap();

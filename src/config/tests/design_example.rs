@@ -8,11 +8,7 @@ use super::*;
 /// Keys of the design example (`shared/design/config.example.toml`) that later issues build:
 /// the example must parse without them, and each must still be refused as unknown, so that
 /// whoever implements one also takes it off this list.
-const PENDING_KEYS: &[&str] = &[
-    "upstreams.apifabric.auth", // API Fabric
-    "routes.3.allowed_callers", // API Fabric
-    "routes.3.caller_key_env",  // API Fabric
-];
+const PENDING_KEYS: &[&str] = &[];
 
 /// The table at a dotted path (numbers index arrays of tables) and the last key of `path`.
 fn parent_of<'t, 'p>(
