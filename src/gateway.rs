@@ -48,7 +48,8 @@ pub(crate) struct Generation {
     upstream_tls: Vec<rustls::ClientConfig>,
     /// Shared by every worker: one rate limiter and one single-use store per process.
     pub(crate) token: Option<Arc<TokenService>>,
-    /// The shared store's client, when `[store]` and Token mode are both on.
+    /// The shared store's client, when `[store]` is set and Token mode or an upstream's `auth`
+    /// uses it.
     store: Option<Arc<Store>>,
     /// By upstream index: the API Fabric token of an upstream with `auth`, shared by every
     /// worker, carried over a reload that keeps the upstream's credentials.
@@ -81,8 +82,9 @@ impl Generation {
             }
             Arc::new(service)
         });
-        let store = match (&config.store, &token) {
-            (Some(s), Some(_)) => Some(Arc::new(Store::new(s, &metrics)?)),
+        let fabric = config.upstreams.iter().any(|u| u.auth.is_some());
+        let store = match &config.store {
+            Some(s) if token.is_some() || fabric => Some(Arc::new(Store::new(s, &metrics)?)),
             _ => None,
         };
         served.report_expiry(&config.tls.cert, &metrics);

@@ -174,7 +174,7 @@ impl Gateway {
         let mut resp = match &self.generation.credentials[route.upstream] {
             Some(cache) => {
                 let deadline = self.config().server.header_read_timeout;
-                credentials::send(upstream, cache, parts, body, deadline).await?
+                credentials::send(upstream, cache, self.store(), parts, body, deadline).await?
             }
             None => send::send(upstream, parts, body).await?,
         };

@@ -11,6 +11,7 @@ mod demo;
 mod deploy;
 mod drain;
 mod fabric;
+mod fabric_shared;
 mod faults;
 mod h2_flood;
 mod hsts;

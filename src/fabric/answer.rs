@@ -18,6 +18,11 @@ pub(crate) struct Answer {
     pub(crate) authorization: HeaderValue,
     /// The answer's `Expires`, in seconds from when it arrived.
     pub(crate) lifetime: Duration,
+    /// When to replace it, from now: set for a token another replica fetched (its fetcher
+    /// decided); else `refresh_before` ahead of the expiry, at most a quarter of the life.
+    pub(crate) refresh_in: Option<Duration>,
+    /// Taken from the shared store, not from a `tokenByAkSk` of this process.
+    pub(crate) shared: bool,
 }
 
 /// `POST <token_path>` on the upstream at `scheme://authority`, with the app key and secret as
@@ -86,5 +91,7 @@ pub(crate) fn parse_answer(body: &[u8]) -> Result<Answer, TokenError> {
     Ok(Answer {
         authorization,
         lifetime,
+        refresh_in: None,
+        shared: false,
     })
 }

@@ -14,6 +14,7 @@
 //! of them reaches a log line, an error, a metric or `Debug` output.
 
 mod answer;
+mod shared;
 #[cfg(test)]
 mod tests;
 
@@ -31,6 +32,7 @@ use crate::body::BoxError;
 use crate::config::{
     FABRIC_FORCED_REFRESH_INTERVAL, FABRIC_TOKEN_BACKOFF_MAX, FABRIC_TOKEN_BACKOFF_MIN, FabricAuth,
 };
+use crate::store::StoreConn;
 
 /// The app key header of API Fabric calls.
 pub(crate) static X_APP_KEY: HeaderName = HeaderName::from_static("x-app-key");
@@ -204,15 +206,18 @@ impl TokenCache {
     /// `stale` (the token the API just answered 401 to), that token is replaced unless it
     /// already was, or was replaced after a 401 less than a few seconds ago: then the same
     /// token comes back, and the caller passes the 401 on.
+    /// With a `store`, the token is the fleet's: see `shared::obtain`.
     pub(crate) async fn token<F, Fut>(
         &self,
         stale: Option<&Token>,
+        store: Option<&StoreConn>,
         fetch: F,
     ) -> Result<Arc<Token>, NoToken>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Answer, TokenError>>,
     {
+        let fetch = || self.obtain(store, stale, fetch);
         let stale = stale.map(Token::serial);
         match self.next(Instant::now(), stale) {
             Next::Use(t) => return Ok(t),
@@ -238,6 +243,31 @@ impl TokenCache {
             cause: failure,
             retry_in: self.retry_in(Instant::now()),
         })
+    }
+
+    /// A token from `fetch`, or with a `store` the fleet's (`shared::obtain`).
+    async fn obtain<F, Fut>(
+        &self,
+        store: Option<&StoreConn>,
+        stale: Option<&Token>,
+        fetch: F,
+    ) -> Result<Answer, TokenError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Answer, TokenError>>,
+    {
+        let Some(store) = store else {
+            return fetch().await;
+        };
+        let stale = stale.map(|t| &t.authorization);
+        shared::obtain(
+            store,
+            &self.upstream,
+            self.auth.refresh_before,
+            stale,
+            fetch,
+        )
+        .await
     }
 
     fn next(&self, now: Instant, stale: Option<u64>) -> Next {
@@ -287,19 +317,27 @@ impl TokenCache {
         }
         match fetched {
             Ok(answer) => {
-                self.metrics.requests[TokenResult::Ok as usize].inc();
-                let ahead = self.auth.refresh_before.min(answer.lifetime / 4);
+                if !answer.shared {
+                    self.metrics.requests[TokenResult::Ok as usize].inc();
+                }
+                let refresh_in = answer.refresh_in.unwrap_or_else(|| {
+                    answer.lifetime - refresh_ahead(self.auth.refresh_before, answer.lifetime)
+                });
                 st.serial += 1;
                 let token = Arc::new(Token {
                     authorization: answer.authorization,
                     expires_at: now + answer.lifetime,
-                    refresh_at: now + answer.lifetime - ahead,
+                    refresh_at: now + refresh_in,
                     serial: st.serial,
                 });
                 let expiry = SystemTime::now() + answer.lifetime;
                 let epoch = expiry.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
                 self.metrics.expiry.set(epoch as i64);
-                tracing::info!(upstream = %self.upstream, lifetime_secs = answer.lifetime.as_secs(), refresh_ahead_ms = ahead.as_millis() as u64, "API Fabric token fetched");
+                let message = match answer.shared {
+                    true => "API Fabric token taken from the shared store",
+                    false => "API Fabric token fetched",
+                };
+                tracing::info!(upstream = %self.upstream, lifetime_secs = answer.lifetime.as_secs(), refresh_in_ms = refresh_in.as_millis() as u64, "{message}");
                 st.failure = None;
                 st.token = Some(Arc::clone(&token));
                 Ok(token)
@@ -330,4 +368,10 @@ impl TokenCache {
             .as_ref()
             .map_or(Duration::ZERO, |f| f.until.saturating_duration_since(now))
     }
+}
+
+/// How long before its expiry a token of `lifetime` is replaced: `refresh_before`, at most a
+/// quarter of the life.
+pub(crate) fn refresh_ahead(refresh_before: Duration, lifetime: Duration) -> Duration {
+    refresh_before.min(lifetime / 4)
 }

@@ -22,14 +22,14 @@ fn store_histogram() -> Histogram {
 }
 
 /// The shared store's operations, the `op` label of its series.
-pub(crate) const STORE_OPS: [&str; 3] = ["rate_limit", "single_use", "ping"];
+pub(crate) const STORE_OPS: [&str; 4] = ["rate_limit", "single_use", "ping", "fabric_token"];
 
 /// The shared store's series, resolved once; errors and latency by [`STORE_OPS`] index.
 #[derive(Clone, Debug)]
 pub(crate) struct StoreMetrics {
     pub(crate) up: Gauge,
-    pub(crate) errors: [Counter; 3],
-    pub(crate) latency: [Histogram; 3],
+    pub(crate) errors: [Counter; 4],
+    pub(crate) latency: [Histogram; 4],
     /// Rate-limit checks the local limiter answered because the store did not.
     pub(crate) fallbacks: Counter,
 }
@@ -54,7 +54,7 @@ impl StoreFamilies {
             errors: register(
                 r,
                 "store_errors",
-                "Shared-store calls that failed or timed out, by op (rate_limit, single_use, ping)",
+                "Shared-store calls that failed or timed out, by op (rate_limit, single_use, ping, fabric_token)",
                 Family::default(),
             ),
             latency: register(

@@ -1,7 +1,8 @@
 //! Who may call, and what the upstream is shown: the route's caller checks
 //! ([`Gateway::admit_caller`], before anything is forwarded), and for an upstream with `auth`
 //! the API Fabric headers ([`send`]): a token from the upstream's `crate::fabric::TokenCache`
-//! (fetched with the upstream's own pooled client, `Upstream::fetch_token`), `x-app-key` and `Authorization` set,
+//! (fetched with the upstream's own pooled client, `Upstream::fetch_token`, or with `[store]`
+//! the fleet's), `x-app-key` and `Authorization` set,
 //! and when the API answers 401, one new token and one more attempt with the same body. The
 //! body is kept for that when it is empty or declares a `Content-Length` up to
 //! `auth.max_retry_body`; any other body streams, and a 401 to it is passed on.
@@ -23,6 +24,7 @@ use crate::fabric::{NoToken, TokenCache};
 use crate::gateway::Gateway;
 use crate::headers;
 use crate::route::Route;
+use crate::store::StoreConn;
 use crate::upstream::Upstream;
 
 impl Gateway {
@@ -48,6 +50,7 @@ impl Gateway {
 pub(super) async fn send(
     upstream: &Upstream,
     cache: &TokenCache,
+    store: Option<&StoreConn>,
     mut parts: Parts,
     body: ProxyBody,
     deadline: Duration,
@@ -57,7 +60,7 @@ pub(super) async fn send(
         source,
     };
     let fetch = || upstream.fetch_token(cache.auth());
-    let token = cache.token(None, fetch).await.map_err(no_token)?;
+    let token = cache.token(None, store, fetch).await.map_err(no_token)?;
     let (body, replay) = keep_for_retry(&parts.headers, body, cache.max_retry_body(), deadline)
         .await
         .map_err(ProxyError::ClientBody)?;
@@ -68,7 +71,10 @@ pub(super) async fn send(
     else {
         return Ok(resp);
     };
-    let fresh = cache.token(Some(&token), fetch).await.map_err(no_token)?;
+    let fresh = cache
+        .token(Some(&token), store, fetch)
+        .await
+        .map_err(no_token)?;
     if fresh.serial() == token.serial() {
         return Ok(resp);
     }

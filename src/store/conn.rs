@@ -19,6 +19,7 @@ const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
 const RATE_LIMIT: usize = 0;
 const SINGLE_USE: usize = 1;
 const PING: usize = 2;
+const FABRIC_TOKEN: usize = 3;
 
 /// One worker's link: built with its `Gateway`, on its thread. Dropping it stops the health
 /// check; the connection closes when the last call that holds it ends.
@@ -98,6 +99,57 @@ impl StoreConn {
             })
             .await?;
         Ok(set.is_some())
+    }
+
+    /// `upstream`'s shared API Fabric token record (what [`StoreConn::put_token`] stored).
+    pub(crate) async fn shared_token(&self, upstream: &str) -> Result<Option<String>, Failure> {
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(self.fabric_key(upstream, "token"));
+        self.fabric(cmd).await
+    }
+
+    /// Stores `upstream`'s token `record` until `expires_at_ms` (unix milliseconds).
+    pub(crate) async fn put_token(
+        &self,
+        upstream: &str,
+        record: String,
+        expires_at_ms: u64,
+    ) -> Result<(), Failure> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.fabric_key(upstream, "token"))
+            .arg(record)
+            .arg("PXAT")
+            .arg(expires_at_ms);
+        self.fabric::<()>(cmd).await
+    }
+
+    /// Takes the fleet's lock on fetching `upstream`'s token, for at most `ttl`: `Ok(true)`
+    /// when this replica has it.
+    pub(crate) async fn lock_token(&self, upstream: &str, ttl: Duration) -> Result<bool, Failure> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.fabric_key(upstream, "lock"))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl.as_millis().max(1) as u64);
+        Ok(self.fabric::<Option<String>>(cmd).await?.is_some())
+    }
+
+    /// Releases the lock [`StoreConn::lock_token`] took.
+    pub(crate) async fn unlock_token(&self, upstream: &str) -> Result<(), Failure> {
+        let mut cmd = redis::cmd("DEL");
+        cmd.arg(self.fabric_key(upstream, "lock"));
+        self.fabric::<i64>(cmd).await.map(drop)
+    }
+
+    fn fabric_key(&self, upstream: &str, what: &str) -> String {
+        script::fabric_key(&self.link.store.prefix, upstream, what)
+    }
+
+    async fn fabric<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T, Failure> {
+        let mut conn = self.link.connection();
+        let call = async move { cmd.query_async::<T>(&mut conn).await };
+        self.link.timed(FABRIC_TOKEN, call).await
     }
 }
 

@@ -1,5 +1,6 @@
 //! The shared store: a Redis through which replicas share Token mode's single use and rate
-//! limits (`[store]`). Absent, both stay in this process (`crate::token`).
+//! limits, and each API Fabric upstream's token (`[store]`). Absent, all of them stay in this
+//! process (`crate::token`, `crate::fabric`).
 //!
 //! ```text
 //!   Store      per configuration (Generation): the client, key prefix, timeout, metrics, and
@@ -8,6 +9,8 @@
 //!              which reconnects by itself), a PING every second, calls bounded by `timeout`
 //!     rate_limit(peer)     GCRA in Lua (script), EVALSHA with EVAL as fallback
 //!     first_use(jti, ..)   SET <prefix>jti:<jti> 1 NX PXAT ...
+//!     shared_token, put_token, lock_token, unlock_token
+//!                          GET/SET <prefix>fabric:<upstream>:token, SET NX PX/DEL ...:lock
 //! ```
 //! Failure policy lives with the caller (`crate::local`): single use fails closed, the rate
 //! limit falls back to the local limiter. While a worker's connection is down the rate limit

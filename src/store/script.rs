@@ -33,6 +33,12 @@ pub(super) fn jti_key(prefix: &str, jti: &str) -> String {
     format!("{prefix}jti:{jti}")
 }
 
+/// The key of `upstream`'s shared API Fabric token, or of its fetch lock (`what`: `token`,
+/// `lock`).
+pub(super) fn fabric_key(prefix: &str, upstream: &str, what: &str) -> String {
+    format!("{prefix}fabric:{upstream}:{what}")
+}
+
 /// The key of a source's rate-limit bucket.
 pub(super) fn rate_key(prefix: &str, peer: IpAddr) -> String {
     format!("{prefix}rate:{}", source_key(peer))
