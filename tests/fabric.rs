@@ -157,6 +157,30 @@ async fn a_token_is_replaced_ahead_of_the_expiry_its_answer_gives() {
 }
 
 #[tokio::test]
+async fn tokens_of_3_s_serve_10_calls_a_second_for_8_s_with_a_handful_of_token_requests() {
+    let ca = test_ca();
+    // Whatever is asked (10 minutes), the mock's tokens live 3 s: each is replaced a quarter
+    // of its life (0.75 s) before it dies, so about 8 / 2.25 token requests in all.
+    let mock = MockFabric::new(APP_KEY, APP_SECRET).with_lifetime(Duration::from_secs(3));
+    let (up, fabric) = fabric_upstream(&ca, mock).await;
+    let gw = start(&ca, &fabric_config(&up.url(), "", ALLOW_LOCAL), APP_SECRET).await;
+    let c = client(&ca, false);
+    let url = gw.url(AGENTS_PATH);
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    for i in 0..80 {
+        tick.tick().await;
+        let got = get_with(&c, &url, &[("authorization", &caller())]).await;
+        assert_eq!(got.status, StatusCode::OK, "call {i}: {}", got.text());
+    }
+    let asked = fabric.token_requests();
+    assert!(
+        (3..=6).contains(&asked),
+        "{asked} token requests for 80 calls over 8 s"
+    );
+    assert_eq!(api_calls(&up).len(), 80, "no call was refused and retried");
+}
+
+#[tokio::test]
 async fn a_revoked_token_is_replaced_once_and_the_body_sent_again() {
     let ca = test_ca();
     let (up, fabric) = fabric_upstream(&ca, MockFabric::new(APP_KEY, APP_SECRET)).await;
