@@ -67,11 +67,13 @@
 //!   `upgrade`, `body`, `error`, `access`, `local`, `admin`, `redirect`.
 //! - Domain: [`sign`] (auth-v2, pure), [`token`] (Token mode, pure), [`secret`] (redacted keys),
 //!   `fabric` (CEC API Fabric credentials: the AK/SK, the AccessToken cache, single flight),
-//!   `store` (Token mode's single use and rate limits shared through Redis, `[store]`).
+//!   `store` (Token mode's single use and rate limits, and API Fabric tokens, shared through
+//!   Redis, `[store]`).
 //! - Around it: [`config`] (TOML → typed, errors with file/line/key), [`check`] (`check`
 //!   summary), [`probe`] (`check --probe`), `metrics`, [`logging`] (batched writer, access
 //!   log format), [`demo`] (mock CEC + sample page), `fuzzing` (the `cargo fuzz` targets'
-//!   wrappers and the corpus replay; only with `cfg(test)` or the `fuzzing` feature).
+//!   wrappers and the corpus replay; only with `cfg(test)` or the `fuzzing` feature), `bench`
+//!   (the `benches/` microbenchmarks' entry points; only with the `bench` feature).
 //!
 //! ## Where to add
 //! - **a config key**: `config::raw` (the TOML shape), `config::build` (typed, with its error),
@@ -90,6 +92,9 @@
 mod accept;
 mod access;
 mod admin;
+#[cfg(feature = "bench")]
+#[doc(hidden)]
+pub mod bench;
 mod body;
 pub mod check;
 pub mod config;

@@ -26,6 +26,8 @@ mod explain;
 mod policy;
 
 pub use body::BodyError;
+#[cfg(feature = "bench")]
+pub(crate) use body::ClientBody;
 pub use explain::explain;
 pub(crate) use policy::authorize;
 pub use policy::{Refusal, SignedBody, sign_body};
