@@ -1,6 +1,6 @@
 //! Entry points for the microbenchmarks (`benches/`, its own crate): the per-request work of
-//! the proxy path on the real functions, set up from a configuration text the way the gateway
-//! is. Compiled only with the `bench` feature.
+//! the proxy path on the real functions, set up from the shipped `config.toml` the way the
+//! gateway is. Compiled only with the `bench` feature.
 //! - [`Bench::signer`]: the auth-v2 signature alone (`sign::sign`);
 //! - [`Bench::inject`]: the body rewrite alone (parse, drop `secretKey`, add the field);
 //! - [`Bench::sign_body`]: both, as the signing path runs them (`sign::sign_body`);
@@ -25,24 +25,8 @@ use crate::upstream::{self, Upstream};
 /// The body `bench/` POSTs (the harness's `wrk/body.json`).
 pub const BODY: &[u8] = br#"{"thirdUserName":"Guest 42","thirdUserId":"bench-user-0001","tenantSpaceId":"202007159031","channelConfigId":"817854979183314945","locale":"en","timestamp":1724056200000,"mapService":"tencent"}"#;
 
-const CONFIG: &str = r#"
-[server]
-listen = "127.0.0.1:8443"
-hostnames = ["chat.example.com", "localhost"]
-[tls]
-cert = "gw.crt"
-key = "gw.key"
-[upstreams.cec]
-url = "https://cec.example.net"
-[[routes]]
-prefix = "/service-cloud/"
-upstream = "cec"
-[signing]
-[[signing.channels]]
-config_id = "817854979183314945"
-tenant_space_id = "202007159031"
-secret_key_env = "BENCH_SECRET"
-"#;
+/// The operator's example configuration, as shipped.
+const CONFIG: &str = include_str!("../config.toml");
 
 /// What one request's work needs, built once.
 pub struct Bench {
@@ -59,8 +43,9 @@ impl Default for Bench {
 
 impl Bench {
     pub fn new() -> Self {
-        let env = |name: &str| (name == "BENCH_SECRET").then(|| "BenchSecret0123456789".to_owned());
-        let config = Config::parse(CONFIG, Path::new("/etc/cec/bench.toml"), &env)
+        // Every secret the example names: letters and digits, long enough for any of them.
+        let env = |_: &str| Some("BenchSecret0123456789abcdefghijklmnopqrs".to_owned());
+        let config = Config::parse(CONFIG, Path::new("/etc/cec-gateway/config.toml"), &env)
             .expect("the bench configuration");
         let u = &config.upstreams[0];
         let tls = upstream::client_tls(u).expect("webpki roots");
@@ -112,7 +97,7 @@ impl Bench {
     /// A browser's GET head as hyper parses it, to hand to [`Bench::request_head`].
     pub fn browser_get(&self) -> Parts {
         let req = Request::get("/service-cloud/webclient/chat_client/js/thirdPartyClient.js")
-            .header("host", "chat.example.com")
+            .header("host", "localhost:8443")
             .header("user-agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0")
             .header("accept", "*/*")
             .header("accept-encoding", "gzip, deflate, br")
@@ -143,9 +128,12 @@ impl Bench {
             ("content-length", "8192"),
             (
                 "set-cookie",
-                "ccmessaging-token=t0k3n; Domain=cec.example.net; Path=/; Secure; HttpOnly",
+                "ccmessaging-token=t0k3n; Domain=servicestage.besclouds.com; Path=/; Secure; HttpOnly",
             ),
-            ("location", "https://cec.example.net/service-cloud/next?a=1"),
+            (
+                "location",
+                "https://servicestage.besclouds.com/service-cloud/next?a=1",
+            ),
             ("connection", "keep-alive"),
             ("server", "CEC"),
         ];
@@ -158,9 +146,42 @@ impl Bench {
     /// The upstream's response head made the browser's, in place.
     pub fn response_head(&self, h: &mut HeaderMap) {
         let public = PublicOrigin {
-            origin: "https://chat.example.com",
+            origin: "https://localhost:8443",
             restore_prefix: None,
         };
         rewrite_response(h, &self.upstream, &public, true, false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each entry point does the work it is timed for (`cargo test --features bench --lib`).
+    #[test]
+    fn the_benched_work_is_the_real_work() {
+        let b = Bench::new();
+        let authorization = b.signer(&b.fields());
+        assert!(
+            authorization.starts_with("auth-v2/817854979183314945/"),
+            "{authorization}"
+        );
+        let injected = String::from_utf8(b.inject(BODY, &authorization)).unwrap();
+        assert!(injected.contains(&format!("\"thirdPartAuthorization\":\"{authorization}\"")));
+        let signed = String::from_utf8(b.sign_body(BODY)).unwrap();
+        assert!(signed.contains("\"thirdPartAuthorization\":\"auth-v2/"));
+        let mut parts = b.browser_get();
+        b.request_head(&mut parts);
+        assert_eq!(parts.headers["x-forwarded-for"], "203.0.113.7");
+        assert_eq!(parts.headers["host"], "servicestage.besclouds.com");
+        assert!(parts.headers.get("connection").is_none());
+        let mut h = b.cec_response();
+        b.response_head(&mut h);
+        let cookie = h["set-cookie"].to_str().unwrap();
+        assert!(!cookie.contains("Domain="), "{cookie}");
+        assert_eq!(
+            h["location"],
+            "https://localhost:8443/service-cloud/next?a=1"
+        );
     }
 }

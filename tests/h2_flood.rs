@@ -282,8 +282,11 @@ async fn more_streams_than_allowed_get_goaway_and_never_reach_the_upstream() {
         }
     })
     .await;
-    let cfg =
-        base_config(&up.url()).replace("response_timeout = \"2s\"", "response_timeout = \"60s\"");
+    // 256 upstream connections open at once: on a loaded debug build a handshake may take
+    // longer than the 1 s connect_timeout of the base configuration.
+    let cfg = base_config(&up.url())
+        .replace("response_timeout = \"2s\"", "response_timeout = \"60s\"")
+        .replace("connect_timeout = \"1s\"", "connect_timeout = \"20s\"");
     let gw = Gateway::start(&ca, &cfg).await;
     let (rss0, cpu0) = (rss_kib(), cpu_ms());
     let mut h2 = H2::connect(&ca, gw.https, true).await;

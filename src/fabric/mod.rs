@@ -8,13 +8,13 @@
 //! flight: a cold gateway under load sends one `tokenByAkSk`), and while a still valid token
 //! is being replaced the others go on with it. A failed fetch starts a backoff (1 s, doubling
 //! up to 60 s) during which no request asks again: they fail with the last cause. The token
-//! request itself is sent by `crate::upstream` (the cache only says when, and keeps the result).
+//! request itself is sent by `crate::upstream` (the cache only says when, and keeps the result),
+//! or with `[store]` taken from the fleet's (`crate::store::obtain_token`).
 //!
 //! The app key and secret stay in `SecretKey`s, the token in a sensitive `HeaderValue`: none
 //! of them reaches a log line, an error, a metric or `Debug` output.
 
 mod answer;
-mod shared;
 #[cfg(test)]
 mod tests;
 
@@ -32,7 +32,6 @@ use crate::body::BoxError;
 use crate::config::{
     FABRIC_FORCED_REFRESH_INTERVAL, FABRIC_TOKEN_BACKOFF_MAX, FABRIC_TOKEN_BACKOFF_MIN, FabricAuth,
 };
-use crate::store::StoreConn;
 
 /// The app key header of API Fabric calls.
 pub(crate) static X_APP_KEY: HeaderName = HeaderName::from_static("x-app-key");
@@ -123,6 +122,11 @@ impl Token {
     pub(crate) fn serial(&self) -> u64 {
         self.serial
     }
+
+    /// `Bearer <AccessToken>`, sensitive.
+    pub(crate) fn authorization(&self) -> &HeaderValue {
+        &self.authorization
+    }
 }
 
 #[derive(Debug, Default)]
@@ -206,18 +210,15 @@ impl TokenCache {
     /// `stale` (the token the API just answered 401 to), that token is replaced unless it
     /// already was, or was replaced after a 401 less than a few seconds ago: then the same
     /// token comes back, and the caller passes the 401 on.
-    /// With a `store`, the token is the fleet's: see `shared::obtain`.
     pub(crate) async fn token<F, Fut>(
         &self,
         stale: Option<&Token>,
-        store: Option<&StoreConn>,
         fetch: F,
     ) -> Result<Arc<Token>, NoToken>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Answer, TokenError>>,
     {
-        let fetch = || self.obtain(store, stale, fetch);
         let stale = stale.map(Token::serial);
         match self.next(Instant::now(), stale) {
             Next::Use(t) => return Ok(t),
@@ -243,31 +244,6 @@ impl TokenCache {
             cause: failure,
             retry_in: self.retry_in(Instant::now()),
         })
-    }
-
-    /// A token from `fetch`, or with a `store` the fleet's (`shared::obtain`).
-    async fn obtain<F, Fut>(
-        &self,
-        store: Option<&StoreConn>,
-        stale: Option<&Token>,
-        fetch: F,
-    ) -> Result<Answer, TokenError>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Answer, TokenError>>,
-    {
-        let Some(store) = store else {
-            return fetch().await;
-        };
-        let stale = stale.map(|t| &t.authorization);
-        shared::obtain(
-            store,
-            &self.upstream,
-            self.auth.refresh_before,
-            stale,
-            fetch,
-        )
-        .await
     }
 
     fn next(&self, now: Instant, stale: Option<u64>) -> Next {

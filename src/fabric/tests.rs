@@ -105,7 +105,7 @@ async fn concurrent_cold_requests_fetch_once() {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     answer("tok-1", 600)
                 };
-                cache.token(None, None, fetch).await.unwrap().serial()
+                cache.token(None, fetch).await.unwrap().serial()
             })
         })
         .collect();
@@ -123,12 +123,12 @@ async fn a_failure_backs_off_and_a_401_replaces_the_token_once() {
         calls.fetch_add(1, Ordering::SeqCst);
         Err(TokenError::Status(401))
     };
-    let e = cache.token(None, None, failing).await.unwrap_err();
+    let e = cache.token(None, failing).await.unwrap_err();
     assert_eq!(
         e.to_string(),
         "token request answered 401; next token request in 1s"
     );
-    let e = cache.token(None, None, failing).await.unwrap_err();
+    let e = cache.token(None, failing).await.unwrap_err();
     assert!(matches!(*e.cause, TokenError::Status(401)), "{e}");
     assert_eq!(
         calls.load(Ordering::SeqCst),
@@ -138,17 +138,17 @@ async fn a_failure_backs_off_and_a_401_replaces_the_token_once() {
 
     let cache = self::cache();
     let first = cache
-        .token(None, None, || async { answer("a", 600) })
+        .token(None, || async { answer("a", 600) })
         .await
         .unwrap();
     let second = cache
-        .token(Some(&first), None, || async { answer("b", 600) })
+        .token(Some(&first), || async { answer("b", 600) })
         .await
         .unwrap();
     assert_eq!(second.serial(), 2);
     // The new token is refused too: it is not replaced again right away.
     let third = cache
-        .token(Some(&second), None, || async { answer("c", 600) })
+        .token(Some(&second), || async { answer("c", 600) })
         .await
         .unwrap();
     assert_eq!(third.serial(), 2);

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::HeaderMap;
+use http::header::{HeaderMap, HeaderValue};
 use http::request::Parts;
 use http::{Response, StatusCode};
 use http_body::Body;
@@ -24,7 +24,7 @@ use crate::fabric::{NoToken, TokenCache};
 use crate::gateway::Gateway;
 use crate::headers;
 use crate::route::Route;
-use crate::store::StoreConn;
+use crate::store::{self, StoreConn};
 use crate::upstream::Upstream;
 
 impl Gateway {
@@ -59,8 +59,19 @@ pub(super) async fn send(
         upstream: upstream.name.clone(),
         source,
     };
-    let fetch = || upstream.fetch_token(cache.auth());
-    let token = cache.token(None, store, fetch).await.map_err(no_token)?;
+    let auth = cache.auth();
+    // With `[store]`, the fleet's token (fetched here only when no replica has one).
+    let fetch = |stale: Option<HeaderValue>| async move {
+        let own = || upstream.fetch_token(auth);
+        match store {
+            Some(s) => {
+                let (name, ahead) = (&upstream.name, auth.refresh_before);
+                store::obtain_token(s, name, ahead, stale.as_ref(), own).await
+            }
+            None => own().await,
+        }
+    };
+    let token = cache.token(None, || fetch(None)).await.map_err(no_token)?;
     let (body, replay) = keep_for_retry(&parts.headers, body, cache.max_retry_body(), deadline)
         .await
         .map_err(ProxyError::ClientBody)?;
@@ -71,10 +82,9 @@ pub(super) async fn send(
     else {
         return Ok(resp);
     };
-    let fresh = cache
-        .token(Some(&token), store, fetch)
-        .await
-        .map_err(no_token)?;
+    let stale = Some(token.authorization().clone());
+    let fresh = cache.token(Some(&token), || fetch(stale)).await;
+    let fresh = fresh.map_err(no_token)?;
     if fresh.serial() == token.serial() {
         return Ok(resp);
     }

@@ -22,6 +22,7 @@
 //! request of the old configuration ends. Nothing is lost: the state is in Redis.
 
 mod conn;
+mod fabric_token;
 mod probe_line;
 mod script;
 
@@ -33,6 +34,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo, TlsCertificates};
 
 pub(crate) use conn::StoreConn;
+pub(crate) use fabric_token::obtain_token;
 pub use probe_line::store_line;
 
 use crate::config::StoreConfig;

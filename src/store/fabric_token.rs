@@ -1,5 +1,7 @@
 //! One API Fabric token for the whole fleet, through the shared store (`[store]`): replicas
-//! take the token another one fetched instead of asking `tokenByAkSk` themselves.
+//! take the token another one fetched instead of asking `tokenByAkSk` themselves. The request
+//! path (`crate::pipeline::credentials`) hands [`obtain_token`] to the upstream's
+//! `crate::fabric::TokenCache` as its way to fetch.
 //!
 //! ```text
 //!   <prefix>fabric:<upstream>:token   "<expires at ms> <refresh at ms> Bearer <AccessToken>",
@@ -20,8 +22,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::HeaderValue;
 
-use super::{Answer, TokenError, refresh_ahead};
-use crate::store::StoreConn;
+use super::StoreConn;
+use crate::fabric::{Answer, TokenError, refresh_ahead};
 
 /// How long one replica may hold the fetch lock (a token request is bounded by the upstream's
 /// `response_timeout`, well under this in practice), and how long the others wait for it.
@@ -31,7 +33,7 @@ const POLL: Duration = Duration::from_millis(50);
 
 /// The fleet's token for `upstream`, or one fetched with `fetch` (and shared), as the module
 /// says. `stale`: the token the API just answered 401 to, never taken from the store.
-pub(super) async fn obtain<F, Fut>(
+pub(crate) async fn obtain_token<F, Fut>(
     store: &StoreConn,
     upstream: &str,
     refresh_before: Duration,
