@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use cec_gateway::config::Config;
 use clap::{Parser, Subcommand, ValueEnum};
 
-/// mimalloc: fewer cycles per allocation than glibc's malloc on the request path.
+/// mimalloc: fewer cycles per allocation than glibc's malloc on the request path. Built with
+/// `no_thp`: with transparent huge pages its arenas were backed by 2 MiB pages, 14 MiB of an
+/// idle gateway's 24 MiB RSS (10 MiB without).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
