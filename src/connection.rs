@@ -130,14 +130,18 @@ fn deadlines(config: &Config) -> Deadlines {
     }
 }
 
-/// The client's share of `max_connections_per_ip`: `Ok(None)` for a trusted proxy, which
-/// speaks for many clients and is not counted; `Err` (logged) when the client has its share.
+/// The client's share of `max_connections_per_ip`: `Ok(None)` for a trusted proxy or the
+/// host's own loopback address (127.0.0.1, ::1: a sidecar, a local balancer without the PROXY
+/// protocol), which speak for many clients and are not counted; `Err` (logged) when the client
+/// has its share.
 fn client_slot(
     per_ip: &Arc<PerIp>,
     client: SocketAddr,
     config: &Config,
 ) -> Result<Option<IpSlot>, ()> {
-    if crate::headers::is_trusted(client.ip(), &config.forwarding.trusted_proxies) {
+    if is_host_itself(client.ip())
+        || crate::headers::is_trusted(client.ip(), &config.forwarding.trusted_proxies)
+    {
         return Ok(None);
     }
     match per_ip.take(client.ip(), config.server.max_connections_per_ip) {
@@ -145,6 +149,17 @@ fn client_slot(
         None => {
             tracing::debug!(peer = %client, "max_connections_per_ip reached; closing");
             Err(())
+        }
+    }
+}
+
+/// 127.0.0.1 or ::1 (an IPv4-mapped 127.0.0.1 too): where the host's own processes connect from.
+fn is_host_itself(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4 == std::net::Ipv4Addr::LOCALHOST,
+        std::net::IpAddr::V6(v6) => {
+            v6 == std::net::Ipv6Addr::LOCALHOST
+                || v6.to_ipv4_mapped() == Some(std::net::Ipv4Addr::LOCALHOST)
         }
     }
 }

@@ -15,10 +15,13 @@ use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use support::*;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
+/// The source address of the connections that `max_connections_per_ip` counts (127.0.0.1,
+/// the host itself, is not counted).
+const CLIENT: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 3));
 const HEADER: Duration = Duration::from_millis(400);
 const KEEPALIVE: Duration = Duration::from_millis(1500);
 /// The upstream's `response_timeout`.
@@ -207,11 +210,14 @@ async fn one_address_gets_at_most_max_connections_per_ip() {
     let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let gw = Gateway::start(&ca, &config(&up.url(), 2)).await;
-    let mut held = vec![tls_to(&ca, gw.https).await, tls_to(&ca, gw.https).await];
+    let mut held = vec![
+        tls_from(&ca, CLIENT, gw.https).await,
+        tls_from(&ca, CLIENT, gw.https).await,
+    ];
     for s in &mut held {
         get_ok(s).await;
     }
-    let mut third = TcpStream::connect(gw.https).await.unwrap();
+    let mut third = tcp_from(CLIENT, gw.https).await;
     let took = closed_within(&mut third, HEADER).await;
     assert!(
         took < HEADER,
@@ -219,20 +225,20 @@ async fn one_address_gets_at_most_max_connections_per_ip() {
     );
 
     // Another address is its own count.
-    let other = TcpSocket::new_v4().unwrap();
-    other.bind("127.0.0.2:0".parse().unwrap()).unwrap();
-    let tcp = other.connect(gw.https).await.unwrap();
-    let mut other = tls_connector(&ca)
-        .connect("localhost".try_into().unwrap(), tcp)
-        .await
-        .unwrap();
+    let mut other = tls_from(&ca, "127.0.0.2".parse().unwrap(), gw.https).await;
     get_ok(&mut other).await;
+    // The host itself (127.0.0.1: a sidecar, a local balancer) is not counted.
+    let mut local = Vec::new();
+    for _ in 0..3 {
+        local.push(tls_to(&ca, gw.https).await);
+        get_ok(local.last_mut().unwrap()).await;
+    }
 
     // A closed connection gives its slot back.
     drop(held.pop());
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
-        let tcp = TcpStream::connect(gw.https).await.unwrap();
+        let tcp = tcp_from(CLIENT, gw.https).await;
         let tls = tls_connector(&ca).connect("localhost".try_into().unwrap(), tcp);
         if let Ok(mut tls) = tls.await {
             get_ok(&mut tls).await;
@@ -241,7 +247,7 @@ async fn one_address_gets_at_most_max_connections_per_ip() {
         assert!(Instant::now() < deadline, "the slot never came back");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(up.requests().len(), 4);
+    assert_eq!(up.requests().len(), 7);
 }
 
 #[tokio::test]
@@ -318,7 +324,9 @@ async fn a_websocket_tunnel_holds_its_slot_and_closes_when_idle() {
     let ca = test_ca();
     let up = MockUpstream::ok(&ca).await;
     let gw = Gateway::start(&ca, &config(&up.url(), 1)).await;
-    let (mut ws, resp) = websocket(&ca, gw.https, "/service-cloud/ws").await;
+    let url = format!("wss://localhost:{}/service-cloud/ws", gw.https.port());
+    let tls = tls_from(&ca, CLIENT, gw.https).await;
+    let (mut ws, resp) = tokio_tungstenite::client_async(url, tls).await.unwrap();
     assert_eq!(resp.status(), StatusCode::SWITCHING_PROTOCOLS);
     ws.send(Message::text("hello")).await.unwrap();
     assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("hello"));
@@ -327,7 +335,7 @@ async fn a_websocket_tunnel_holds_its_slot_and_closes_when_idle() {
     let (_, metrics) = admin_get(&gw, "/metrics").await;
     assert!(metrics.contains(open), "the tunnel is counted:\n{metrics}");
     // Its slot of max_connections_per_ip (1) is still taken.
-    let mut second = TcpStream::connect(gw.https).await.unwrap();
+    let mut second = tcp_from(CLIENT, gw.https).await;
     closed_within(&mut second, HEADER).await;
 
     // Traffic keeps it open past keepalive_timeout; silence closes it.

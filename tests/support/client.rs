@@ -78,6 +78,27 @@ pub async fn tls_to(
         .unwrap()
 }
 
+/// [`tls_to`] from the source address `from` (a loopback address other than 127.0.0.1, which
+/// the gateway does not count per IP, for the tests of `max_connections_per_ip`).
+pub async fn tls_from(
+    ca: &DemoCa,
+    from: std::net::IpAddr,
+    addr: std::net::SocketAddr,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let tcp = tcp_from(from, addr).await;
+    tls_connector(ca)
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .unwrap()
+}
+
+/// A TCP connection to `addr` from the source address `from`.
+pub async fn tcp_from(from: std::net::IpAddr, addr: std::net::SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(std::net::SocketAddr::new(from, 0)).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
 /// A WebSocket client on `wss://localhost:<port of addr><path>`, and the handshake's answer.
 pub async fn websocket(
     ca: &DemoCa,
