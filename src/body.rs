@@ -9,7 +9,6 @@ use http::StatusCode;
 use http::header::{self, HeaderMap};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
-use hyper::body::Incoming;
 
 /// What a body on the proxy path can fail with: hyper's errors, `access::Stalled`.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -65,24 +64,19 @@ impl BodyError {
     }
 }
 
-/// Reads a body of at most `max` bytes within `deadline`. A declared `Content-Length` over
-/// `max` is refused before any byte is read.
-pub(crate) async fn read_limited(
-    body: Incoming,
+/// Reads a body (the client's `Incoming`, or one already on the proxy path) of at most `max`
+/// bytes within `deadline`. A declared `Content-Length` over `max` is refused before any byte
+/// is read.
+pub(crate) async fn read_limited<B>(
+    mut body: B,
     h: &HeaderMap,
     max: usize,
     deadline: Duration,
-) -> Result<Bytes, BodyError> {
-    read_limited_boxed(body.map_err(Into::into).boxed(), h, max, deadline).await
-}
-
-/// [`read_limited`] for a body already on the proxy path.
-pub(crate) async fn read_limited_boxed(
-    mut body: ProxyBody,
-    h: &HeaderMap,
-    max: usize,
-    deadline: Duration,
-) -> Result<Bytes, BodyError> {
+) -> Result<Bytes, BodyError>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
     let declared = h
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -93,7 +87,7 @@ pub(crate) async fn read_limited_boxed(
     let read = async {
         let mut buf = BytesMut::new();
         while let Some(frame) = body.frame().await {
-            let Ok(data) = frame.map_err(BodyError::Read)?.into_data() else {
+            let Ok(data) = frame.map_err(|e| BodyError::Read(e.into()))?.into_data() else {
                 continue; // trailers
             };
             if buf.len() + data.len() > max {

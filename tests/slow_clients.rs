@@ -14,7 +14,6 @@ use std::time::Duration;
 use http::StatusCode;
 use support::*;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -40,12 +39,6 @@ fn source(i: usize) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, 1, 1 + (i % SOURCES) as u8))
 }
 
-async fn connect_from(ip: IpAddr, to: SocketAddr) -> std::io::Result<TcpStream> {
-    let socket = TcpSocket::new_v4()?;
-    socket.bind(SocketAddr::new(ip, 0))?;
-    socket.connect(to).await
-}
-
 /// How an attacking connection ended.
 #[derive(Debug)]
 enum Ended {
@@ -69,10 +62,7 @@ async fn until_closed(s: &mut (impl AsyncRead + Unpin), since: Instant) -> Durat
 /// One attacker of `kind` from `ip`: connects, does its slow or silent thing, and reports when
 /// the gateway closed it.
 async fn attacker(ca: Arc<DemoCa>, to: SocketAddr, ip: IpAddr, kind: Kind) -> Ended {
-    let tcp = match connect_from(ip, to).await {
-        Ok(tcp) => tcp,
-        Err(e) => return Ended::Refused(format!("connect: {e}")),
-    };
+    let tcp = tcp_from(ip, to).await;
     let alpn: &[&[u8]] = match kind {
         Kind::H2Preface => &[b"h2"],
         _ => &[b"http/1.1"],

@@ -17,7 +17,7 @@ use http_body::Body;
 use hyper::body::Incoming;
 
 use super::send;
-use crate::body::{BodyError, ProxyBody, empty, full, read_limited_boxed};
+use crate::body::{BodyError, ProxyBody, empty, full, read_limited};
 use crate::connection::ConnInfo;
 use crate::error::ProxyError;
 use crate::fabric::{NoToken, TokenCache};
@@ -114,6 +114,6 @@ async fn keep_for_retry(
     if declared.is_none_or(|n| n > max as u64) {
         return Ok((body, None));
     }
-    let bytes = read_limited_boxed(body, h, max, deadline).await?;
+    let bytes = read_limited(body, h, max, deadline).await?;
     Ok((full(bytes.clone()), Some(bytes)))
 }

@@ -142,7 +142,7 @@ impl MockUpstream {
 
     /// A mock that answers every request 200 with body `ok`.
     pub async fn ok(ca: &DemoCa) -> Self {
-        Self::start(ca, |_| async { Response::new(body("ok")) }).await
+        Self::ok_at(ca, "127.0.0.1:0".parse().unwrap()).await
     }
 
     /// A mock that answers 302 to `https://<the Host it received>/service-cloud/next`.
