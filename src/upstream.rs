@@ -25,11 +25,55 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use read_ahead::ReadAhead;
 
 mod cap;
+mod read_ahead;
 mod token;
 
-pub(crate) type HttpClient = Client<Capped<HttpsConnector<HttpConnector>>, ProxyBody>;
+/// `hyper::rt::Write` for a wrapper of an I/O type `T` in its field `io`: every call passed on.
+macro_rules! forward_write {
+    ($wrapper:ident) => {
+        impl<T: hyper::rt::Write + Unpin> hyper::rt::Write for $wrapper<T> {
+            fn poll_write(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                std::pin::Pin::new(&mut self.io).poll_write(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                std::pin::Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                self.io.is_write_vectored()
+            }
+
+            fn poll_flush(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::pin::Pin::new(&mut self.io).poll_flush(cx)
+            }
+
+            fn poll_shutdown(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
+            }
+        }
+    };
+}
+use forward_write;
+
+pub(crate) type HttpClient = Client<Capped<HttpsConnector<ReadAhead<HttpConnector>>>, ProxyBody>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
@@ -113,7 +157,7 @@ impl Upstream {
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
-            .wrap_connector(http);
+            .wrap_connector(ReadAhead(http));
         let open = metrics.upstream_connections(&cfg.name);
         let connector = Capped::new(connector, cfg.max_connections, cfg.connect_timeout, open);
         let client = Client::builder(TokioExecutor::new())
