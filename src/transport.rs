@@ -97,7 +97,9 @@ where
     let seen = Arc::clone(&activity);
     let service = service_fn(move |req: Request<Incoming>| {
         let in_flight = seen.begin(req.version());
-        let answer = handler(req);
+        // Boxed: the handler's future nests the whole pipeline (kilobytes), which hyper would
+        // otherwise copy on every move into its connection state.
+        let answer = Box::pin(handler(req));
         async move { Ok::<_, Infallible>(answer.await.map(|b| guarded(b, in_flight))) }
     });
     let conn = builder
