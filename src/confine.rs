@@ -6,6 +6,7 @@
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use http::header::{self, HeaderMap, HeaderValue};
@@ -89,7 +90,7 @@ pub(crate) fn check_host(
 
 fn check_authority(raw: &[u8], hostnames: &[String]) -> Result<(), Refused> {
     let name = host_name(raw).ok_or(Refused::MalformedHost)?;
-    if hostnames.contains(&name) {
+    if hostnames.iter().any(|h| *h == name) {
         Ok(())
     } else {
         Err(Refused::MisdirectedHost)
@@ -103,13 +104,17 @@ pub(crate) fn is_served(value: &HeaderValue, hostnames: &[String]) -> bool {
 
 /// The host of an authority, as `server.hostnames` holds names: lower case, IPv6 without
 /// brackets, an IP address in its canonical form, a DNS name's final dot dropped. `None`
-/// when it is no authority, or carries user information.
-pub(crate) fn host_name(raw: &[u8]) -> Option<String> {
+/// when it is no authority, or carries user information. Borrowed from `raw` when it is
+/// already in that form (every request to a served name is checked with it).
+pub(crate) fn host_name(raw: &[u8]) -> Option<Cow<'_, str>> {
     if raw.is_empty() || raw.contains(&b'@') {
         return None;
     }
     let authority = Authority::try_from(raw).ok()?;
-    let host = authority.host();
+    // `Authority` keeps the bytes it was given: its host is the same prefix of `raw`.
+    let host = std::str::from_utf8(raw)
+        .ok()?
+        .get(..authority.host().len())?;
     // After the host only `:port` (digits, maybe none): `http` lets `[::1]junk` through.
     let port = match &authority.as_str()[host.len()..] {
         "" => "",
@@ -122,13 +127,26 @@ pub(crate) fn host_name(raw: &[u8]) -> Option<String> {
     }
     if let Some(v6) = host.strip_prefix('[') {
         let ip: IpAddr = v6.strip_suffix(']')?.parse().ok()?;
-        return Some(ip.to_string());
+        return Some(Cow::Owned(ip.to_string()));
     }
     if let Ok(ip) = host.parse::<IpAddr>() {
-        return Some(ip.to_string());
+        // The parser takes only four decimal octets; without a leading zero they are canonical.
+        let canonical = host.split('.').all(|o| o == "0" || !o.starts_with('0'));
+        return Some(if canonical {
+            Cow::Borrowed(host)
+        } else {
+            Cow::Owned(ip.to_string())
+        });
     }
     let name = host.strip_suffix('.').unwrap_or(host);
-    (!name.is_empty()).then(|| name.to_ascii_lowercase())
+    if name.is_empty() {
+        return None;
+    }
+    Some(if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(name)
+    })
 }
 
 /// Refuses a path with a `.` or `..` segment, in any spelling an upstream might resolve as one:

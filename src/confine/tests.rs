@@ -207,3 +207,32 @@ fn check_goes_method_then_host_then_path() {
     let ok: Uri = "/service-cloud/x".parse().unwrap();
     assert_eq!(check(&Method::GET, &ok, &hosts(&["localhost"]), &n), Ok(()));
 }
+
+#[test]
+fn host_names_in_canonical_form_borrowed_only_when_already_canonical() {
+    use std::borrow::Cow;
+    let cases: &[(&str, Option<&str>, bool)] = &[
+        ("127.0.0.1:8443", Some("127.0.0.1"), true),
+        ("10.0.0.0", Some("10.0.0.0"), true),
+        ("chat.example.com", Some("chat.example.com"), true),
+        ("chat.example.com.:443", Some("chat.example.com"), true),
+        ("Chat.Example.COM", Some("chat.example.com"), false),
+        ("[::1]:8443", Some("::1"), false),
+        ("[0:0::1]", Some("::1"), false),
+        // Not an IP address for the parser (octal-looking octets): a name, refused by the list.
+        ("0127.0.0.1", Some("0127.0.0.1"), true),
+        ("", None, false),
+        ("user@host", None, false),
+    ];
+    for (raw, want, borrowed) in cases {
+        let got = crate::confine::host_name(raw.as_bytes());
+        assert_eq!(got.as_deref(), *want, "{raw:?}");
+        if let Some(name) = got {
+            assert_eq!(matches!(name, Cow::Borrowed(_)), *borrowed, "{raw:?}");
+        }
+    }
+    assert!(!crate::confine::is_served(
+        &http::HeaderValue::from_static("0127.0.0.1"),
+        &names()
+    ));
+}

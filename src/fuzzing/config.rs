@@ -84,8 +84,8 @@ fn check_config(c: &Config) {
             h.clone()
         };
         assert_eq!(
-            crate::confine::host_name(authority.as_bytes()).as_ref(),
-            Some(h),
+            crate::confine::host_name(authority.as_bytes()).as_deref(),
+            Some(h.as_str()),
             "hostname {h:?} as confine reads it"
         );
     }
