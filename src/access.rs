@@ -40,10 +40,11 @@ impl AccessRecord {
     fn finish(self, bytes: u64, complete: bool) {
         let elapsed = self.started.elapsed();
         self.metrics.observe(self.status, elapsed.as_secs_f64());
+        let peer = crate::logging::IpText::new(self.peer);
         tracing::info!(
             target: crate::logging::ACCESS,
             request_id = self.request_id.as_str(),
-            peer = %self.peer,
+            peer = peer.as_str(),
             method = self.method.as_str(),
             route = self.route.as_str(),
             path = self.path.as_str(),

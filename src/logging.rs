@@ -5,19 +5,20 @@
 //! one event per request) has its own layer that formats the line directly, without the general
 //! formatter's per-field machinery.
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{EnvFilter, filter_fn};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
+
+mod line;
+pub(crate) use line::IpText;
 
 /// The target of the per-request access events.
 pub(crate) const ACCESS: &str = "access";
@@ -61,124 +62,22 @@ struct AccessLayer {
 impl<S: Subscriber> Layer<S> for AccessLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let mut line = String::with_capacity(256);
-        let now = time::OffsetDateTime::now_utc();
-        let (y, mo, d) = (now.year(), now.month() as u8, now.day());
-        let (h, mi, s, us) = (now.hour(), now.minute(), now.second(), now.microsecond());
-        let ts = format_args!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{us:06}Z");
         match self.format {
             Format::Human => {
-                let _ = write!(line, "{ts}  INFO access:");
-                event.record(&mut Human(&mut line));
+                line::timestamp(&mut line);
+                line.push_str("  INFO access:");
+                event.record(&mut line::Human(&mut line));
             }
             Format::Json => {
-                let _ = write!(
-                    line,
-                    r#"{{"timestamp":"{ts}","level":"INFO","target":"access""#
-                );
-                event.record(&mut Json(&mut line));
+                line.push_str(r#"{"timestamp":""#);
+                line::timestamp(&mut line);
+                line.push_str(r#"","level":"INFO","target":"access""#);
+                event.record(&mut line::Json(&mut line));
                 line.push('}');
             }
         }
         line.push('\n');
         self.writer.append(line.as_bytes());
-    }
-}
-
-/// ` key=value` pairs.
-struct Human<'a>(&'a mut String);
-
-impl Visit for Human<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        let _ = write!(self.0, " {}={value}", field.name());
-    }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        let _ = write!(self.0, " {}={value}", field.name());
-    }
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        let _ = write!(self.0, " {}={value}", field.name());
-    }
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        let _ = write!(self.0, " {}=", field.name());
-        fixed3(self.0, value);
-    }
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        let _ = write!(self.0, " {}={value}", field.name());
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        let _ = write!(self.0, " {}={value:?}", field.name());
-    }
-}
-
-/// `value` with three decimals, by integer arithmetic (float formatting with a precision is
-/// slow, and every access line has one).
-fn fixed3(out: &mut String, value: f64) {
-    if !value.is_finite() || value.abs() >= 1e15 {
-        let _ = write!(out, "{value}");
-        return;
-    }
-    let thousandths = (value.abs() * 1000.0).round() as u64;
-    let sign = if value < 0.0 && thousandths > 0 {
-        "-"
-    } else {
-        ""
-    };
-    let _ = write!(
-        out,
-        "{sign}{}.{:03}",
-        thousandths / 1000,
-        thousandths % 1000
-    );
-}
-
-/// `,"key":value` members; strings JSON-escaped.
-struct Json<'a>(&'a mut String);
-
-impl Json<'_> {
-    fn key(&mut self, field: &Field) {
-        let _ = write!(self.0, r#","{}":"#, field.name());
-    }
-    fn string(&mut self, s: &str) {
-        // serde_json's escaping, without an intermediate allocation for the common case.
-        if s.bytes()
-            .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f)
-        {
-            self.0.push('"');
-            self.0.push_str(s);
-            self.0.push('"');
-        } else {
-            self.0.push_str(&serde_json::Value::from(s).to_string());
-        }
-    }
-}
-
-impl Visit for Json<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.key(field);
-        self.string(value);
-    }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.key(field);
-        let _ = write!(self.0, "{value}");
-    }
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.key(field);
-        let _ = write!(self.0, "{value}");
-    }
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.key(field);
-        if value.is_finite() {
-            fixed3(self.0, value);
-        } else {
-            self.0.push_str("null");
-        }
-    }
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.key(field);
-        let _ = write!(self.0, "{value}");
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.key(field);
-        self.string(&format!("{value:?}"));
     }
 }
 
@@ -310,21 +209,6 @@ mod tests {
         }
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
-        }
-    }
-
-    #[test]
-    fn three_decimals() {
-        for (v, want) in [
-            (0.0, "0.000"),
-            (1.23456, "1.235"),
-            (12.0, "12.000"),
-            (-0.5, "-0.500"),
-            (0.0004, "0.000"),
-        ] {
-            let mut s = String::new();
-            fixed3(&mut s, v);
-            assert_eq!(s, want, "{v}");
         }
     }
 

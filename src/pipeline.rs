@@ -244,8 +244,13 @@ impl Gateway {
 fn request_id(h: &HeaderMap) -> HeaderValue {
     match h.get(&X_REQUEST_ID) {
         Some(v) if headers::valid_request_id(v) => v.clone(),
-        _ => HeaderValue::from_str(&format!("{:032x}", rand::random::<u128>()))
-            .expect("hex is a valid header value"),
+        _ => {
+            // 32 lower-case hex digits, without `core::fmt` (every request without an id).
+            let id = rand::random::<u128>();
+            let hex: [u8; 32] =
+                std::array::from_fn(|i| b"0123456789abcdef"[(id >> (124 - 4 * i)) as usize & 0xf]);
+            HeaderValue::from_bytes(&hex).expect("hex is a valid header value")
+        }
     }
 }
 

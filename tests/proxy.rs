@@ -44,6 +44,11 @@ async fn path_is_byte_exact_and_forwarded_headers_come_from_the_peer() {
     );
     let rid = r.headers["x-request-id"].to_str().unwrap();
     assert_eq!(rid.len(), 32);
+    assert!(
+        rid.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "{rid}: lower-case hex"
+    );
     assert_eq!(
         got.headers["x-request-id"], rid,
         "the client gets the same request id"

@@ -292,3 +292,29 @@ fn response_heads_point_at_the_gateway() {
     );
     assert_eq!(get(&h, "upgrade"), Some("websocket"));
 }
+
+#[test]
+fn a_new_request_id_is_32_random_lower_case_hex_digits() {
+    let ids: Vec<String> = (0..64)
+        .map(|_| {
+            super::request_id(&HeaderMap::new())
+                .to_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    for id in &ids {
+        assert_eq!(id.len(), 32, "{id}");
+        assert!(
+            u128::from_str_radix(id, 16).is_ok() && *id == id.to_lowercase(),
+            "{id}"
+        );
+    }
+    let distinct: std::collections::HashSet<_> = ids.iter().collect();
+    assert_eq!(distinct.len(), ids.len());
+    // Every digit position takes more than one value: no nibble is stuck.
+    for i in 0..32 {
+        let at: std::collections::HashSet<_> = ids.iter().map(|id| &id[i..=i]).collect();
+        assert!(at.len() > 1, "digit {i} never changes");
+    }
+}
