@@ -12,7 +12,6 @@
 //! its API Fabric token requests on that client (`token`).
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::body::ProxyBody;
@@ -133,8 +132,7 @@ pub(crate) fn roots(cfg: &UpstreamConfig) -> Result<rustls::RootCertStore, Upstr
 /// The TLS client configuration for `cfg`: the webpki roots plus its `ca`.
 pub(crate) fn client_tls(cfg: &UpstreamConfig) -> Result<rustls::ClientConfig, UpstreamError> {
     let roots = roots(cfg)?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
+    let tls = rustls::ClientConfig::builder_with_provider(crate::tls::crypto_provider())
         .with_safe_default_protocol_versions()
         .map_err(|source| UpstreamError::Tls {
             name: cfg.name.clone(),

@@ -120,8 +120,7 @@ impl DemoCa {
     pub fn client_config(&self, alpn: &[&[u8]]) -> Result<ClientConfig, PkiError> {
         let mut roots = RootCertStore::empty();
         roots.add(self.cert_der.clone()).map_err(PkiError::Client)?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = ClientConfig::builder_with_provider(provider)
+        let mut config = ClientConfig::builder_with_provider(crate::tls::crypto_provider())
             .with_safe_default_protocol_versions()
             .map_err(PkiError::Client)?
             .with_root_certificates(roots)

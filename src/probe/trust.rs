@@ -22,7 +22,7 @@ pub(super) fn client_config(
         name: u.name.clone(),
         source,
     };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = crate::tls::crypto_provider();
     let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
         .map_err(|e| tls_err(rustls::Error::General(e.to_string())))?;
