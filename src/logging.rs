@@ -66,13 +66,13 @@ impl<S: Subscriber> Layer<S> for AccessLayer {
             Format::Human => {
                 line::timestamp(&mut line);
                 line.push_str("  INFO access:");
-                event.record(&mut line::Human(&mut line));
+                event.record(&mut line::Fields(line::Human(&mut line)));
             }
             Format::Json => {
                 line.push_str(r#"{"timestamp":""#);
                 line::timestamp(&mut line);
                 line.push_str(r#"","level":"INFO","target":"access""#);
-                event.record(&mut line::Json(&mut line));
+                event.record(&mut line::Fields(line::Json(&mut line)));
                 line.push('}');
             }
         }
@@ -241,5 +241,49 @@ mod tests {
                 "lines of one thread stay in order"
             );
         }
+    }
+
+    /// One access event through the access layer in `format`: the line it wrote.
+    fn access_line(format: Format) -> String {
+        let sink = Sink::default();
+        let (writer, guard) = Batch::start(Box::new(sink.clone()));
+        let subscriber = tracing_subscriber::registry().with(AccessLayer { writer, format });
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(
+                target: ACCESS,
+                request_id = "ab12",
+                path = "/a \"b\"",
+                status = 200u16,
+                bytes = 8192u64,
+                upstream_status = -1i64,
+                duration_ms = 1.5f64,
+                complete = true,
+                peer = ?std::net::Ipv4Addr::LOCALHOST,
+            );
+        });
+        drop(guard);
+        String::from_utf8(sink.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn access_lines_in_both_formats() {
+        let human = access_line(Format::Human);
+        let (ts, rest) = human.split_once("  INFO access:").expect(&human);
+        assert_eq!(ts.len(), 27, "{human}");
+        assert_eq!(
+            rest,
+            " request_id=ab12 path=/a \"b\" status=200 bytes=8192 upstream_status=-1 \
+             duration_ms=1.500 complete=true peer=127.0.0.1\n"
+        );
+        let json: serde_json::Value = serde_json::from_str(&access_line(Format::Json)).unwrap();
+        assert_eq!(json["level"], "INFO");
+        assert_eq!(json["target"], "access");
+        assert_eq!(json["timestamp"].as_str().map(str::len), Some(27));
+        assert_eq!(json["path"], "/a \"b\"");
+        assert_eq!(json["status"], 200);
+        assert_eq!(json["upstream_status"], -1);
+        assert_eq!(json["duration_ms"], 1.5);
+        assert_eq!(json["complete"], true);
+        assert_eq!(json["peer"], "127.0.0.1");
     }
 }

@@ -88,40 +88,64 @@ impl IpText {
     }
 }
 
+/// How one format writes a key and each kind of value; the visitor ([`Fields`]) is shared.
+pub(super) trait Style {
+    fn out(&mut self) -> &mut String;
+    fn key(&mut self, field: &Field);
+    fn string(&mut self, s: &str);
+    fn float(&mut self, value: f64);
+    fn debug(&mut self, value: &dyn std::fmt::Debug);
+}
+
+/// An event's fields, written in a [`Style`].
+pub(super) struct Fields<S>(pub(super) S);
+
+impl<S: Style> Visit for Fields<S> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.key(field);
+        self.0.string(value);
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.key(field);
+        self.0.out().push_str(itoa::Buffer::new().format(value));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.key(field);
+        self.0.out().push_str(itoa::Buffer::new().format(value));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.key(field);
+        self.0.float(value);
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.key(field);
+        self.0.out().push_str(if value { "true" } else { "false" });
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.key(field);
+        self.0.debug(value);
+    }
+}
+
 /// ` key=value` pairs.
 pub(super) struct Human<'a>(pub(super) &'a mut String);
 
-impl Human<'_> {
+impl Style for Human<'_> {
+    fn out(&mut self) -> &mut String {
+        self.0
+    }
     fn key(&mut self, field: &Field) {
         self.0.push(' ');
         self.0.push_str(field.name());
         self.0.push('=');
     }
-}
-
-impl Visit for Human<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.key(field);
-        self.0.push_str(value);
+    fn string(&mut self, s: &str) {
+        self.0.push_str(s);
     }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.key(field);
-        self.0.push_str(itoa::Buffer::new().format(value));
-    }
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.key(field);
-        self.0.push_str(itoa::Buffer::new().format(value));
-    }
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.key(field);
+    fn float(&mut self, value: f64) {
         fixed3(self.0, value);
     }
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.key(field);
-        self.0.push_str(if value { "true" } else { "false" });
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.key(field);
+    fn debug(&mut self, value: &dyn std::fmt::Debug) {
         let _ = write!(self.0, "{value:?}");
     }
 }
@@ -129,7 +153,10 @@ impl Visit for Human<'_> {
 /// `,"key":value` members; strings JSON-escaped.
 pub(super) struct Json<'a>(pub(super) &'a mut String);
 
-impl Json<'_> {
+impl Style for Json<'_> {
+    fn out(&mut self) -> &mut String {
+        self.0
+    }
     fn key(&mut self, field: &Field) {
         self.0.push_str(",\"");
         self.0.push_str(field.name());
@@ -147,35 +174,14 @@ impl Json<'_> {
             self.0.push_str(&serde_json::Value::from(s).to_string());
         }
     }
-}
-
-impl Visit for Json<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.key(field);
-        self.string(value);
-    }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.key(field);
-        self.0.push_str(itoa::Buffer::new().format(value));
-    }
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.key(field);
-        self.0.push_str(itoa::Buffer::new().format(value));
-    }
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.key(field);
+    fn float(&mut self, value: f64) {
         if value.is_finite() {
             fixed3(self.0, value);
         } else {
             self.0.push_str("null");
         }
     }
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.key(field);
-        self.0.push_str(if value { "true" } else { "false" });
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.key(field);
+    fn debug(&mut self, value: &dyn std::fmt::Debug) {
         self.string(&format!("{value:?}"));
     }
 }
