@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// `inner`, counting.
 pub struct Counting<A> {
-    pub inner: A,
-    pub allocations: AtomicU64,
-    pub bytes: AtomicU64,
+    inner: A,
+    allocations: AtomicU64,
+    bytes: AtomicU64,
 }
 
 impl<A> Counting<A> {

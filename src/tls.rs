@@ -306,19 +306,10 @@ mod tests {
     /// A handshake in memory between the gateway's server configuration and a client that
     /// prefers `client_order`; the suite they agree on.
     fn negotiated(client_order: Vec<rustls::SupportedCipherSuite>) -> rustls::CipherSuite {
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-            .unwrap()
-            .self_signed(&key)
-            .unwrap();
-        let der = cert.der().clone();
-        let server = server_config_from(
-            vec![der.clone()],
-            PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )
-        .unwrap();
+        let ca = crate::demo::pki::DemoCa::generate().unwrap();
+        let server = ca.server_config(&["localhost"], &[]).unwrap();
         let mut roots = rustls::RootCertStore::empty();
-        roots.add(der).unwrap();
+        roots.add(ca.cert_der().clone()).unwrap();
         let mut provider = rustls::crypto::ring::default_provider();
         provider.cipher_suites = client_order;
         let client = rustls::ClientConfig::builder_with_provider(Arc::new(provider))

@@ -76,7 +76,7 @@ impl DemoCa {
 
     /// The CA certificate, DER, for a `RootCertStore`.
     #[cfg(test)]
-    fn cert_der(&self) -> &CertificateDer<'static> {
+    pub(crate) fn cert_der(&self) -> &CertificateDer<'static> {
         &self.cert_der
     }
 

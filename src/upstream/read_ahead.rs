@@ -86,7 +86,7 @@ impl<T: Read + Unpin> Read for ReadAheadIo<T> {
             return Pin::new(&mut this.io).poll_read(cx, out);
         }
         SCRATCH.with_borrow_mut(|scratch| {
-            scratch.clear();
+            // Always empty: only its capacity is read into.
             let mut read = ReadBuf::uninit(scratch.spare_capacity_mut());
             match Pin::new(&mut this.io).poll_read(cx, read.unfilled()) {
                 Poll::Ready(Ok(())) => {}
